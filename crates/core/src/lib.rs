@@ -1,0 +1,9 @@
+//! ironwood's pure core: data structures and state machines with no I/O, no
+//! async runtime and no JavaScript. Time is always passed in.
+
+pub mod msgpack;
+pub mod registry;
+pub mod table;
+
+pub use registry::Tables;
+pub use table::{IncrError, MAX_SAFE_INTEGER, Millis, Table, Ttl, Value, ValueRef};

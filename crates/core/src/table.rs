@@ -1,0 +1,562 @@
+//! The sharded concurrent table behind `state` and `Table.open` (ETS for JS).
+//!
+//! Locking, honestly stated: the primary map is a [`DashMap`], i.e. a fixed
+//! set of shards each behind its own `RwLock` — *not* lock-free. Reads take a
+//! shard read lock; writes take a shard write lock for the duration of one
+//! operation, so every single-key operation (including `incr`) is atomic.
+//! Beside it sits an ordered key index (for `keys(prefix)`) and an expiry index
+//! (for freeing expired entries), both sharded by key hash behind small
+//! mutexes. An index shard is only ever changed while the key's map shard is
+//! write-locked (lock order: map shard, then index shard), so for any key the
+//! map and the indexes change together. Readers of the indexes never hold a
+//! map lock at the same time, so there is no lock cycle.
+//!
+//! Time is passed in (`now`, in milliseconds from any fixed origin); the table
+//! never reads a clock. That keeps TTL behaviour deterministic under test.
+
+use std::collections::BTreeSet;
+use std::hash::BuildHasher;
+use std::ops::Bound;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use dashmap::DashMap;
+use dashmap::mapref::entry::Entry as MapEntry;
+
+/// Milliseconds on the caller's clock.
+pub type Millis = u64;
+
+/// The largest integer JavaScript represents exactly (2^53 − 1). Integer
+/// values and `incr` results are kept within ±this so they survive the trip
+/// into a JS `number`.
+pub const MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
+
+/// How many shards the key and expiry indexes use. Index shards are touched
+/// only when a key is created, deleted or its TTL changes.
+const INDEX_SHARDS: usize = 16;
+
+/// A stored value: a native integer (so `incr` needs no decoding) or an
+/// opaque encoded term (the JS layer's msgpack bytes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    /// An integer within ±[`MAX_SAFE_INTEGER`].
+    Int(i64),
+    /// Encoded bytes, stored and returned untouched.
+    Bytes(Box<[u8]>),
+}
+
+/// A borrowed view of a stored value, handed to read callbacks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueRef<'a> {
+    /// An integer value.
+    Int(i64),
+    /// Encoded bytes.
+    Bytes(&'a [u8]),
+}
+
+/// Why an `incr` was refused. The table is unchanged in both cases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IncrError {
+    /// The key holds something other than an integer.
+    NotAnInteger,
+    /// The result would leave ±[`MAX_SAFE_INTEGER`].
+    Overflow,
+}
+
+/// What `ttl` reports for a live key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ttl {
+    /// The key never expires.
+    Forever,
+    /// Milliseconds left before the key expires (at least 1).
+    Remaining(Millis),
+}
+
+#[derive(Debug)]
+struct Entry {
+    value: Value,
+    expires_at: Option<Millis>,
+}
+
+impl Entry {
+    #[inline]
+    fn live(&self, now: Millis) -> bool {
+        match self.expires_at {
+            None => true,
+            Some(at) => now < at,
+        }
+    }
+}
+
+/// What a write decided to do with the slot it was shown.
+enum Action {
+    /// Leave the slot as it is (in-place changes to the value are kept).
+    Keep,
+    /// Replace the slot's value and expiry (insert it if absent).
+    Put(Value, Option<Millis>),
+    /// Keep the value, change the expiry.
+    SetExpiry(Option<Millis>),
+}
+
+#[derive(Default)]
+struct IndexShard {
+    keys: BTreeSet<Arc<str>>,
+    expiries: BTreeSet<(Millis, Arc<str>)>,
+}
+
+/// One named table. Cheap to share: wrap it in an [`Arc`].
+pub struct Table {
+    map: DashMap<Arc<str>, Entry, foldhash::fast::RandomState>,
+    index: Box<[Mutex<IndexShard>]>,
+}
+
+impl Default for Table {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for Table {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Table")
+            .field("entries", &self.map.len())
+            .finish()
+    }
+}
+
+impl Table {
+    /// An empty table.
+    #[must_use]
+    pub fn new() -> Self {
+        Self {
+            map: DashMap::with_hasher(foldhash::fast::RandomState::default()),
+            index: (0..INDEX_SHARDS).map(|_| Mutex::default()).collect(),
+        }
+    }
+
+    fn index_shard(&self, key: &str) -> MutexGuard<'_, IndexShard> {
+        let slot = (self.map.hasher().hash_one(key) as usize) % INDEX_SHARDS;
+        // A poisoned index mutex means a panic mid-update in this very code;
+        // the sets themselves are still structurally sound, so keep going.
+        self.index[slot]
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Calls `f` with the live value of `key` while the key's shard is
+    /// read-locked, and returns its result; `None` if the key is absent or
+    /// expired. Keep `f` short: writers to the same shard wait for it.
+    pub fn get_with<R>(
+        &self,
+        key: &str,
+        now: Millis,
+        f: impl FnOnce(ValueRef<'_>) -> R,
+    ) -> Option<R> {
+        let entry = self.map.get(key)?;
+        if !entry.live(now) {
+            return None;
+        }
+        Some(match &entry.value {
+            Value::Int(n) => f(ValueRef::Int(*n)),
+            Value::Bytes(b) => f(ValueRef::Bytes(b)),
+        })
+    }
+
+    /// A copy of the live value of `key`.
+    #[must_use]
+    pub fn get(&self, key: &str, now: Millis) -> Option<Value> {
+        self.get_with(key, now, |v| match v {
+            ValueRef::Int(n) => Value::Int(n),
+            ValueRef::Bytes(b) => Value::Bytes(b.into()),
+        })
+    }
+
+    /// Stores `value` under `key`, replacing any previous value and TTL.
+    /// `ttl` of `None` means the key never expires. Takes the shard write lock.
+    pub fn set(&self, key: &str, value: Value, ttl: Option<Millis>, now: Millis) {
+        let expires_at = ttl.map(|t| now.saturating_add(t));
+        self.write(key, now, |_| (Action::Put(value, expires_at), ()));
+    }
+
+    /// Stores `value` only if `key` is absent (or expired); returns whether it
+    /// did (ETS `insert_new`). Takes the shard write lock.
+    #[must_use = "set_new reports whether the value was stored"]
+    pub fn set_new(&self, key: &str, value: Value, ttl: Option<Millis>, now: Millis) -> bool {
+        let expires_at = ttl.map(|t| now.saturating_add(t));
+        self.write(key, now, |live| match live {
+            Some(_) => (Action::Keep, false),
+            None => (Action::Put(value, expires_at), true),
+        })
+    }
+
+    /// Adds `by` to the integer under `key` atomically and returns the result.
+    /// A missing (or expired) key counts from 0 and is created without a TTL;
+    /// an existing key keeps its TTL. On error the table is unchanged.
+    pub fn incr(&self, key: &str, by: i64, now: Millis) -> Result<i64, IncrError> {
+        self.write(key, now, |live| match live {
+            None => {
+                if !(-MAX_SAFE_INTEGER..=MAX_SAFE_INTEGER).contains(&by) {
+                    return (Action::Keep, Err(IncrError::Overflow));
+                }
+                (Action::Put(Value::Int(by), None), Ok(by))
+            }
+            Some((Value::Int(n), _)) => match n.checked_add(by) {
+                Some(sum) if (-MAX_SAFE_INTEGER..=MAX_SAFE_INTEGER).contains(&sum) => {
+                    *n = sum;
+                    (Action::Keep, Ok(sum))
+                }
+                _ => (Action::Keep, Err(IncrError::Overflow)),
+            },
+            Some((Value::Bytes(_), _)) => (Action::Keep, Err(IncrError::NotAnInteger)),
+        })
+    }
+
+    /// Sets the TTL of a live key to `ttl` ms from `now`; `None` removes the
+    /// TTL. Returns whether the key was live.
+    #[must_use = "expire reports whether the key existed"]
+    pub fn expire(&self, key: &str, ttl: Option<Millis>, now: Millis) -> bool {
+        // A miss must not allocate or insert: look before taking the write path.
+        if !self.map.contains_key(key) {
+            return false;
+        }
+        let expires_at = ttl.map(|t| now.saturating_add(t));
+        self.write(key, now, |live| match live {
+            Some(_) => (Action::SetExpiry(expires_at), true),
+            None => (Action::Keep, false),
+        })
+    }
+
+    /// The TTL of a live key, `None` if it is absent or expired.
+    #[must_use]
+    pub fn ttl(&self, key: &str, now: Millis) -> Option<Ttl> {
+        let entry = self.map.get(key)?;
+        match entry.expires_at {
+            None => Some(Ttl::Forever),
+            Some(at) if now < at => Some(Ttl::Remaining(at - now)),
+            Some(_) => None,
+        }
+    }
+
+    /// Removes `key`; returns whether it was live. An expired key is removed
+    /// too (freeing it early) but reports `false`.
+    pub fn delete(&self, key: &str, now: Millis) -> bool {
+        let mut was_live = false;
+        // remove_if runs the predicate under the shard write lock and removes
+        // exactly when it returns true, so the index is updated in step.
+        self.map.remove_if(key, |k, e| {
+            was_live = e.live(now);
+            let mut shard = self.index_shard(k);
+            shard.keys.remove(k);
+            if let Some(at) = e.expires_at {
+                shard.expiries.remove(&(at, k.clone()));
+            }
+            true
+        });
+        was_live
+    }
+
+    /// The live keys starting with `prefix`, sorted. Walks only the matching
+    /// range of the ordered index (never the whole table), then confirms each
+    /// candidate against the map so expired or just-deleted keys are skipped.
+    #[must_use]
+    pub fn keys(&self, prefix: &str, now: Millis) -> Vec<String> {
+        let mut candidates: Vec<Arc<str>> = Vec::new();
+        for shard in &*self.index {
+            let shard = shard
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let range = shard
+                .keys
+                .range::<str, _>((Bound::Included(prefix), Bound::Unbounded))
+                .take_while(|k| k.starts_with(prefix));
+            candidates.extend(range.cloned());
+        }
+        candidates.sort_unstable();
+        candidates
+            .into_iter()
+            .filter(|k| self.map.get(&**k).is_some_and(|e| e.live(now)))
+            .map(|k| String::from(&*k))
+            .collect()
+    }
+
+    /// The number of live keys. Frees expired entries first so the count is
+    /// exact at `now`.
+    pub fn len(&self, now: Millis) -> usize {
+        self.purge_expired(now);
+        self.map.len()
+    }
+
+    /// Whether the table holds no live key.
+    pub fn is_empty(&self, now: Millis) -> bool {
+        self.len(now) == 0
+    }
+
+    /// Removes every key.
+    pub fn clear(&self) {
+        self.map.retain(|k, e| {
+            let mut shard = self.index_shard(k);
+            shard.keys.remove(k);
+            if let Some(at) = e.expires_at {
+                shard.expiries.remove(&(at, k.clone()));
+            }
+            false
+        });
+    }
+
+    /// Frees every entry whose TTL has passed at `now`; returns how many.
+    /// Cost is proportional to the number of expired entries, not the table.
+    pub fn purge_expired(&self, now: Millis) -> usize {
+        let mut freed = 0;
+        for shard in &*self.index {
+            let due: Vec<(Millis, Arc<str>)> = {
+                let shard = shard
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                shard
+                    .expiries
+                    .iter()
+                    .take_while(|(at, _)| *at <= now)
+                    .cloned()
+                    .collect()
+            };
+            for (at, key) in due {
+                let removed = self.map.remove_if(&*key, |k, e| {
+                    // Re-check under the write lock: the TTL may have moved.
+                    if e.expires_at != Some(at) {
+                        return false;
+                    }
+                    let mut shard = self.index_shard(k);
+                    shard.keys.remove(k);
+                    shard.expiries.remove(&(at, k.clone()));
+                    true
+                });
+                freed += usize::from(removed.is_some());
+            }
+        }
+        freed
+    }
+
+    /// Entries physically held, including expired ones not yet freed.
+    #[must_use]
+    pub fn stored_len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// The one write path: shows `op` the live slot (value and expiry) or
+    /// `None`, applies its [`Action`], and keeps the indexes in step. An
+    /// existing key is updated in place without allocating; only a new key
+    /// allocates its `Arc<str>`.
+    fn write<R>(
+        &self,
+        key: &str,
+        now: Millis,
+        op: impl FnOnce(Option<(&mut Value, Option<Millis>)>) -> (Action, R),
+    ) -> R {
+        if let Some(mut guard) = self.map.get_mut(key) {
+            let (k, e) = guard.pair_mut();
+            return self.apply(k, e, now, op);
+        }
+        match self.map.entry(Arc::from(key)) {
+            MapEntry::Occupied(mut o) => {
+                // Another thread inserted between our two lookups.
+                let k = o.key().clone();
+                self.apply(&k, o.get_mut(), now, op)
+            }
+            MapEntry::Vacant(v) => {
+                let (action, r) = op(None);
+                if let Action::Put(value, expires_at) = action {
+                    let k = v.key().clone();
+                    let mut shard = self.index_shard(&k);
+                    shard.keys.insert(k.clone());
+                    if let Some(at) = expires_at {
+                        shard.expiries.insert((at, k));
+                    }
+                    drop(shard);
+                    v.insert(Entry { value, expires_at });
+                }
+                r
+            }
+        }
+    }
+
+    fn apply<R>(
+        &self,
+        key: &Arc<str>,
+        e: &mut Entry,
+        now: Millis,
+        op: impl FnOnce(Option<(&mut Value, Option<Millis>)>) -> (Action, R),
+    ) -> R {
+        let live = e.live(now);
+        let (action, r) = op(if live {
+            Some((&mut e.value, e.expires_at))
+        } else {
+            None
+        });
+        let new_expiry = match action {
+            Action::Keep => return r,
+            Action::Put(value, expires_at) => {
+                e.value = value;
+                expires_at
+            }
+            Action::SetExpiry(expires_at) => expires_at,
+        };
+        if new_expiry != e.expires_at {
+            let mut shard = self.index_shard(key);
+            if let Some(old) = e.expires_at {
+                shard.expiries.remove(&(old, key.clone()));
+            }
+            if let Some(at) = new_expiry {
+                shard.expiries.insert((at, key.clone()));
+            }
+            e.expires_at = new_expiry;
+        }
+        r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bytes(s: &str) -> Value {
+        Value::Bytes(s.as_bytes().into())
+    }
+
+    #[test]
+    fn set_get_overwrite_delete() {
+        let t = Table::new();
+        assert_eq!(t.get("a", 0), None);
+        t.set("a", bytes("x"), None, 0);
+        assert_eq!(t.get("a", 0), Some(bytes("x")));
+        t.set("a", Value::Int(7), None, 0);
+        assert_eq!(t.get("a", 0), Some(Value::Int(7)));
+        assert!(t.delete("a", 0));
+        assert!(!t.delete("a", 0));
+        assert_eq!(t.get("a", 0), None);
+        assert_eq!(t.len(0), 0);
+    }
+
+    #[test]
+    fn set_new_only_inserts_absent_or_expired() {
+        let t = Table::new();
+        assert!(t.set_new("k", Value::Int(1), Some(10), 0));
+        assert!(!t.set_new("k", Value::Int(2), None, 5));
+        assert_eq!(t.get("k", 5), Some(Value::Int(1)));
+        assert!(t.set_new("k", Value::Int(3), None, 10));
+        assert_eq!(t.get("k", 1_000_000), Some(Value::Int(3)));
+        assert_eq!(t.ttl("k", 11), Some(Ttl::Forever));
+    }
+
+    #[test]
+    fn incr_counts_from_zero_and_refuses_bad_values() {
+        let t = Table::new();
+        assert_eq!(t.incr("c", 1, 0), Ok(1));
+        assert_eq!(t.incr("c", -5, 0), Ok(-4));
+        t.set("s", bytes("str"), None, 0);
+        assert_eq!(t.incr("s", 1, 0), Err(IncrError::NotAnInteger));
+        assert_eq!(t.get("s", 0), Some(bytes("str")));
+        t.set("big", Value::Int(MAX_SAFE_INTEGER), None, 0);
+        assert_eq!(t.incr("big", 1, 0), Err(IncrError::Overflow));
+        assert_eq!(t.get("big", 0), Some(Value::Int(MAX_SAFE_INTEGER)));
+        assert_eq!(t.incr("neg", -MAX_SAFE_INTEGER, 0), Ok(-MAX_SAFE_INTEGER));
+        assert_eq!(t.incr("neg", -1, 0), Err(IncrError::Overflow));
+        assert_eq!(t.incr("fresh", i64::MAX, 0), Err(IncrError::Overflow));
+        assert_eq!(t.get("fresh", 0), None);
+    }
+
+    #[test]
+    fn incr_keeps_ttl_of_live_key_and_restarts_expired_one() {
+        let t = Table::new();
+        t.set("c", Value::Int(5), Some(100), 0);
+        assert_eq!(t.incr("c", 1, 50), Ok(6));
+        assert_eq!(t.ttl("c", 50), Some(Ttl::Remaining(50)));
+        assert_eq!(t.incr("c", 1, 100), Ok(1));
+        assert_eq!(t.ttl("c", 100), Some(Ttl::Forever));
+    }
+
+    #[test]
+    fn ttl_hides_at_once_and_purge_frees() {
+        let t = Table::new();
+        t.set("a", bytes("1"), Some(10), 100);
+        t.set("b", bytes("2"), None, 100);
+        assert_eq!(t.ttl("a", 105), Some(Ttl::Remaining(5)));
+        assert_eq!(t.get("a", 109), Some(bytes("1")));
+        assert_eq!(t.get("a", 110), None);
+        assert_eq!(t.ttl("a", 110), None);
+        assert_eq!(t.keys("", 110), vec!["b".to_string()]);
+        assert_eq!(t.stored_len(), 2);
+        assert_eq!(t.purge_expired(110), 1);
+        assert_eq!(t.stored_len(), 1);
+        assert_eq!(t.len(110), 1);
+    }
+
+    #[test]
+    fn expire_changes_and_removes_ttl() {
+        let t = Table::new();
+        assert!(!t.expire("missing", Some(5), 0));
+        assert_eq!(t.stored_len(), 0);
+        t.set("a", Value::Int(1), None, 0);
+        assert!(t.expire("a", Some(5), 0));
+        assert_eq!(t.ttl("a", 1), Some(Ttl::Remaining(4)));
+        assert!(t.expire("a", None, 1));
+        assert_eq!(t.ttl("a", 100), Some(Ttl::Forever));
+        assert!(t.expire("a", Some(1), 100));
+        // The moved TTL must not be purged by its stale index entry.
+        assert_eq!(t.purge_expired(100), 0);
+        assert_eq!(t.purge_expired(101), 1);
+        assert!(!t.expire("a", Some(5), 101));
+    }
+
+    #[test]
+    fn set_without_ttl_clears_previous_ttl() {
+        let t = Table::new();
+        t.set("a", Value::Int(1), Some(5), 0);
+        t.set("a", Value::Int(2), None, 1);
+        assert_eq!(t.get("a", 10), Some(Value::Int(2)));
+        assert_eq!(t.purge_expired(10), 0);
+    }
+
+    #[test]
+    fn keys_by_prefix_sorted_and_bounded() {
+        let t = Table::new();
+        for k in ["user:2", "user:1", "session:9", "user:10", "use", "v"] {
+            t.set(k, Value::Int(0), None, 0);
+        }
+        assert_eq!(t.keys("user:", 0), vec!["user:1", "user:10", "user:2"]);
+        assert_eq!(t.keys("", 0).len(), 6);
+        assert!(t.keys("zzz", 0).is_empty());
+        t.delete("user:10", 0);
+        assert_eq!(t.keys("user:", 0), vec!["user:1", "user:2"]);
+    }
+
+    #[test]
+    fn clear_empties_map_and_indexes() {
+        let t = Table::new();
+        t.set("a", Value::Int(1), Some(10), 0);
+        t.set("b", Value::Int(1), None, 0);
+        t.clear();
+        assert_eq!(t.len(0), 0);
+        assert!(t.keys("", 0).is_empty());
+        assert_eq!(t.purge_expired(100), 0);
+        t.set("a", Value::Int(3), None, 0);
+        assert_eq!(t.keys("", 0), vec!["a"]);
+    }
+
+    #[test]
+    fn concurrent_incr_is_exact() {
+        let t = Arc::new(Table::new());
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let t = Arc::clone(&t);
+                std::thread::spawn(move || {
+                    for _ in 0..10_000 {
+                        t.incr("hits", 1, 0).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for th in threads {
+            th.join().unwrap();
+        }
+        assert_eq!(t.get("hits", 0), Some(Value::Int(40_000)));
+    }
+}

@@ -1,0 +1,4 @@
+//! Generates the N-API link setup.
+fn main() {
+    napi_build::setup();
+}
