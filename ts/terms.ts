@@ -55,22 +55,38 @@ export function defineTermClass<T extends object>(spec: {
   addExtension({ Class: spec.Class as any, type: spec.type, write: spec.write, read: spec.read })
 }
 
-// Map keeps its key types and identity as a Map (msgpack maps decode to plain
-// objects, which would turn Map keys into strings).
+// msgpackr writes a Map as a plain msgpack map, which decodes as an object
+// (Map keys would turn into strings). So Maps are swapped, only when a value
+// contains one, for this wrapper, which has an extension of its own.
+class EncodedMap {
+  constructor(readonly flat: unknown[]) {}
+}
 addExtension({
-  Class: Map,
+  Class: EncodedMap,
   type: ExtType.map,
-  write: (m: Map<unknown, unknown>) => {
-    const flat: unknown[] = []
-    for (const [k, v] of m) flat.push(k, v)
-    return flat
-  },
+  write: (m: EncodedMap) => m.flat,
   read: (flat: unknown[]) => {
     const m = new Map()
     for (let i = 0; i < flat.length; i += 2) m.set(flat[i], flat[i + 1])
     return m
   },
 })
+
+/** A copy of `v` with every Map replaced by an {@link EncodedMap}. */
+function tagMaps(v: unknown): unknown {
+  if (typeof v !== 'object' || v === null || ArrayBuffer.isView(v) || v instanceof Date) return v
+  if (registered.has(v.constructor)) return v
+  if (Array.isArray(v)) return v.map(tagMaps)
+  if (v instanceof Map) {
+    const flat: unknown[] = []
+    for (const [k, val] of v) flat.push(tagMaps(k), tagMaps(val))
+    return new EncodedMap(flat)
+  }
+  if (v instanceof Set) return new Set([...v].map(tagMaps))
+  const out: Record<string, unknown> = {}
+  for (const key in v) out[key] = tagMaps((v as Record<string, unknown>)[key])
+  return out
+}
 
 const packr = new Packr({
   useRecords: false, // plain msgpack maps: readable by any msgpack decoder
@@ -100,17 +116,19 @@ function keyPath(path: string, key: string): string {
   return /^[A-Za-z_$][\w$]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`
 }
 
-function checkObject(v: object, path: string, stack: object[]): void {
+function checkObject(v: object, path: string, stack: object[]): boolean {
   if (stack.includes(v)) refuse(path, 'a reference back to one of its own ancestors (a cycle)')
   if (ArrayBuffer.isView(v)) {
-    if (v instanceof Uint8Array) return
+    if (v instanceof Uint8Array) return false
     refuse(path, `${describe(v)} (use a Uint8Array view of its bytes)`)
   }
-  if (v instanceof Date || registered.has(v.constructor)) return
+  if (v instanceof Date || registered.has(v.constructor)) return false
+  let hasMap = false
   stack.push(v)
   if (Array.isArray(v)) {
-    for (let i = 0; i < v.length; i++) checkTerm(v[i], `${path}[${i}]`, stack)
+    for (let i = 0; i < v.length; i++) hasMap = checkTerm(v[i], `${path}[${i}]`, stack) || hasMap
   } else if (v instanceof Map) {
+    hasMap = true
     let i = 0
     for (const [k, val] of v) {
       checkTerm(k, `${path}<Map key #${i}>`, stack)
@@ -119,29 +137,30 @@ function checkObject(v: object, path: string, stack: object[]): void {
     }
   } else if (v instanceof Set) {
     let i = 0
-    for (const item of v) checkTerm(item, `${path}<Set item #${i++}>`, stack)
+    for (const item of v) hasMap = checkTerm(item, `${path}<Set item #${i++}>`, stack) || hasMap
   } else {
     const proto = Object.getPrototypeOf(v)
     if (proto !== Object.prototype && proto !== null) refuse(path, describe(v))
     if (Object.getOwnPropertySymbols(v).length > 0) refuse(path, 'an object with symbol keys')
     for (const key in v) {
       if (key === '__proto__') refuse(keyPath(path, key), 'a "__proto__" key')
-      checkTerm((v as Record<string, unknown>)[key], keyPath(path, key), stack)
+      hasMap = checkTerm((v as Record<string, unknown>)[key], keyPath(path, key), stack) || hasMap
     }
   }
   stack.pop()
+  return hasMap
 }
 
-function checkTerm(v: unknown, path: string, stack: object[]): void {
+/** Validates `v`; returns whether it contains a Map (which needs {@link tagMaps}). */
+function checkTerm(v: unknown, path: string, stack: object[]): boolean {
   switch (typeof v) {
     case 'string':
     case 'number':
     case 'boolean':
     case 'bigint':
-      return
+      return false
     case 'object':
-      if (v !== null) checkObject(v, path, stack)
-      return
+      return v !== null && checkObject(v, path, stack)
     default:
       refuse(path, describe(v))
   }
@@ -161,8 +180,7 @@ export function assertTerm(value: unknown, path = 'value'): asserts value is Ter
  * to a native call, which copies) before encoding again.
  */
 export function encode(value: unknown, path = 'value'): Uint8Array {
-  checkTerm(value, path, [])
-  return packr.pack(value)
+  return packr.pack(checkTerm(value, path, []) ? tagMaps(value) : value)
 }
 
 /** Decodes one term from `bytes[start, end)`. */
