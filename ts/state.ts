@@ -11,8 +11,6 @@
 import { native } from './native.js'
 import { type Term, decode, encode } from './terms.js'
 
-type NativeTable = InstanceType<typeof native.NativeTable>
-
 /** Options for {@link Table.set} and {@link Table.setNew}. */
 export interface SetOptions {
   /** Time to live in milliseconds (> 0). Without it the key never expires. */
@@ -55,11 +53,45 @@ function isNativeInt(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value)
 }
 
-// One read buffer per thread: native code writes encoded values into it and
-// JS decodes in place, so a read allocates nothing but the decoded value.
-const SCRATCH_BYTES = 64 * 1024
-const scratch = new Uint8Array(SCRATCH_BYTES)
-const scratchView = new DataView(scratch.buffer)
+// One buffer per thread, shared with native code: JS writes the key (and the
+// encoded value) at its start and passes only lengths; native code writes
+// results right after the key. Passing strings or typed arrays through
+// N-API costs more than the table operation itself (see docs/state.md).
+let scratch = new Uint8Array(64 * 1024)
+let view = new DataView(scratch.buffer)
+native.attachScratch(scratch)
+
+/** Replaces the buffer with one of at least `min` bytes, keeping `[0, keep)`. */
+function grow(min: number, keep: number): void {
+  const next = new Uint8Array(Math.max(min, scratch.length * 2))
+  next.set(scratch.subarray(0, keep))
+  scratch = next
+  view = new DataView(next.buffer)
+  native.attachScratch(next)
+}
+
+const utf8 = new TextEncoder()
+
+/** Writes `s` as UTF-8 at `at`; returns its length in bytes. */
+function writeStr(s: string, at: number): number {
+  const n = s.length
+  if (at + n * 3 > scratch.length) grow(at + n * 3 + 1024, at)
+  // Keys are nearly always ASCII: a plain loop beats TextEncoder for short ones.
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i)
+    if (c >= 0x80) return utf8.encodeInto(s, scratch.subarray(at)).written
+    scratch[at + i] = c
+  }
+  return n
+}
+
+/** Writes `key` then `bytes` after it; returns the key's length. */
+function writeKeyValue(key: string, bytes: Uint8Array): number {
+  const klen = writeStr(key, 0)
+  if (klen + bytes.length > scratch.length) grow(klen + bytes.length, klen)
+  scratch.set(bytes, klen)
+  return klen
+}
 
 const opened = new Map<string, Table<any>>()
 
@@ -71,12 +103,12 @@ const opened = new Map<string, Table<any>>()
 export class Table<V extends Term = Term> {
   /** The table's name (`'state'` for the default table). */
   readonly name: string
-  readonly #t: NativeTable
+  readonly #id: number
 
   /** @internal Use {@link Table.open}. */
   private constructor(name: string) {
     this.name = name
-    this.#t = native.NativeTable.open(name)
+    this.#id = native.tableOpen(name)
   }
 
   /** Opens (creating on first use) the table called `name`. */
@@ -99,51 +131,58 @@ export class Table<V extends Term = Term> {
   set(key: string, value: V, opts?: SetOptions): void {
     checkKey(key)
     const ttl = ttlOf(opts)
-    if (isNativeInt(value)) this.#t.setInt(key, value, ttl)
-    else this.#t.set(key, encode(value), ttl)
+    if (isNativeInt(value)) native.tableSetInt(this.#id, writeStr(key, 0), value, ttl)
+    else {
+      const bytes = encode(value)
+      native.tableSet(this.#id, writeKeyValue(key, bytes), bytes.length, ttl)
+    }
   }
 
   /** Stores `value` only if `key` is absent (ETS `insert_new`); returns whether it did. */
   setNew(key: string, value: V, opts?: SetOptions): boolean {
     checkKey(key)
     const ttl = ttlOf(opts)
-    if (isNativeInt(value)) return this.#t.setNewInt(key, value, ttl)
-    return this.#t.setNew(key, encode(value), ttl)
+    if (isNativeInt(value)) return native.tableSetNewInt(this.#id, writeStr(key, 0), value, ttl)
+    const bytes = encode(value)
+    return native.tableSetNew(this.#id, writeKeyValue(key, bytes), bytes.length, ttl)
   }
 
   /** A copy of the value under `key`, or `undefined` if it is absent or expired. */
   get<T extends V = V>(key: string): T | undefined {
     checkKey(key)
-    let r = this.#t.get(key, scratch)
-    if (r >= 0) return decode(scratch, 0, r) as T
-    // A value larger than the read buffer gets a buffer of its own; loop in
-    // case another thread grew it again between the two reads.
+    const klen = writeStr(key, 0)
+    let r = native.tableGet(this.#id, klen)
+    // Too large for the buffer: grow it and read again (in a loop, in case
+    // another thread grew the value again in between).
     while (r < -1) {
-      const big = new Uint8Array(-r - 1)
-      r = this.#t.get(key, big)
-      if (r >= 0) return decode(big, 0, r) as T
+      grow(klen + (-r - 1), klen)
+      r = native.tableGet(this.#id, klen)
     }
-    return undefined
+    return r < 0 ? undefined : (decode(scratch, klen, klen + r) as T)
   }
 
   /** Copies of the values of many keys in one native call. */
   getMany<T extends V = V>(keys: readonly string[]): Record<string, T | undefined> {
     if (!Array.isArray(keys)) throw new TypeError('keys must be an array of strings')
     for (let i = 0; i < keys.length; i++) checkKey(keys[i], `keys[${i}]`)
-    let buf = scratch
-    let view = scratchView
-    let r = this.#t.getMany(keys as string[], buf)
-    while (r < 0) {
-      buf = new Uint8Array(-r - 1)
-      view = new DataView(buf.buffer)
-      r = this.#t.getMany(keys as string[], buf)
+    let at = 0
+    for (const key of keys) {
+      if (at + 4 > scratch.length) grow(at + 4 + 1024, at)
+      const len = writeStr(key, at + 4)
+      view.setUint32(at, len, true)
+      at += 4 + len
+    }
+    let r = native.tableGetMany(this.#id, keys.length, at)
+    while (r < -1) {
+      grow(at + (-r - 1), at)
+      r = native.tableGetMany(this.#id, keys.length, at)
     }
     const out: Record<string, T | undefined> = {}
-    let pos = 0
+    let pos = at
     for (const key of keys) {
       const len = view.getInt32(pos, true)
       pos += 4
-      const value = len < 0 ? undefined : (decode(buf, pos, pos + len) as T)
+      const value = len < 0 ? undefined : (decode(scratch, pos, pos + len) as T)
       if (len > 0) pos += len
       if (key === '__proto__') Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true })
       else out[key] = value
@@ -154,7 +193,7 @@ export class Table<V extends Term = Term> {
   /** Removes `key`; returns whether it existed. */
   delete(key: string): boolean {
     checkKey(key)
-    return this.#t.delete(key)
+    return native.tableDelete(this.#id, writeStr(key, 0))
   }
 
   /**
@@ -166,7 +205,7 @@ export class Table<V extends Term = Term> {
   incr(key: string, by = 1): number {
     checkKey(key)
     checkBy(by)
-    const r = this.#t.incr(key, by)
+    const r = native.tableIncr(this.#id, writeStr(key, 0), by)
     if (typeof r === 'number') return r
     if (r === 'not_integer') throw new TypeError(`cannot incr "${key}": it holds a value that is not an integer`)
     throw new RangeError(`cannot incr "${key}" by ${by}: the result would be beyond ±(2^53 − 1)`)
@@ -180,19 +219,20 @@ export class Table<V extends Term = Term> {
   /** The live keys starting with `prefix`, sorted. Uses an ordered index, not a scan. */
   keys(prefix = ''): string[] {
     if (typeof prefix !== 'string') throw new TypeError(`prefix must be a string, got ${typeof prefix}`)
-    return this.#t.keys(prefix)
+    return native.tableKeys(this.#id, writeStr(prefix, 0))
   }
 
   /** Gives `key` a TTL of `ttlMs` from now; returns whether the key exists. */
   expire(key: string, ttlMs: number): boolean {
     checkKey(key)
-    return this.#t.expire(key, checkTtl(ttlMs, 'ttlMs'))
+    const ttl = checkTtl(ttlMs, 'ttlMs')
+    return native.tableExpire(this.#id, writeStr(key, 0), ttl)
   }
 
   /** Removes the TTL of `key`; returns whether the key exists. */
   persist(key: string): boolean {
     checkKey(key)
-    return this.#t.expire(key, 0)
+    return native.tableExpire(this.#id, writeStr(key, 0), 0)
   }
 
   /**
@@ -201,18 +241,18 @@ export class Table<V extends Term = Term> {
    */
   ttl(key: string): number | undefined {
     checkKey(key)
-    const r = this.#t.ttl(key)
+    const r = native.tableTtl(this.#id, writeStr(key, 0))
     return r < 0 ? undefined : r
   }
 
   /** The number of live keys. */
   size(): number {
-    return this.#t.size()
+    return native.tableSize(this.#id)
   }
 
   /** Removes every key. */
   clear(): void {
-    this.#t.clear()
+    native.tableClear(this.#id)
   }
 }
 

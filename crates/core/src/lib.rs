@@ -5,5 +5,5 @@ pub mod msgpack;
 pub mod registry;
 pub mod table;
 
-pub use registry::Tables;
-pub use table::{IncrError, MAX_SAFE_INTEGER, Millis, Table, Ttl, Value, ValueRef};
+pub use registry::{MAX_TABLES, TableId, Tables, TooManyTables};
+pub use table::{Clock, IncrError, MAX_SAFE_INTEGER, Millis, Table, Ttl, Value, ValueRef};

@@ -11,8 +11,9 @@
 //! map and the indexes change together. Readers of the indexes never hold a
 //! map lock at the same time, so there is no lock cycle.
 //!
-//! Time is passed in (`now`, in milliseconds from any fixed origin); the table
-//! never reads a clock. That keeps TTL behaviour deterministic under test.
+//! Time is passed in (a [`Clock`]: a fixed `Millis`, or a function the table
+//! calls only when a TTL is involved); the table never reads a clock of its
+//! own. That keeps TTL behaviour deterministic under test.
 
 use std::collections::BTreeSet;
 use std::hash::BuildHasher;
@@ -24,6 +25,55 @@ use dashmap::mapref::entry::Entry as MapEntry;
 
 /// Milliseconds on the caller's clock.
 pub type Millis = u64;
+
+/// Where a table operation gets "now" from. The table reads it only when it
+/// needs it (a key with a TTL, or a TTL being set), at most once per call, so
+/// a caller with a real clock pays for reading it only then. A plain
+/// [`Millis`] is a fixed time (what tests use).
+pub trait Clock {
+    /// The current time.
+    fn now(&self) -> Millis;
+}
+
+impl Clock for Millis {
+    fn now(&self) -> Millis {
+        *self
+    }
+}
+
+impl<F: Fn() -> Millis> Clock for F {
+    fn now(&self) -> Millis {
+        self()
+    }
+}
+
+/// Reads a [`Clock`] at most once.
+struct Now<C> {
+    clock: C,
+    read: std::cell::Cell<Option<Millis>>,
+}
+
+impl<C: Clock> Now<C> {
+    fn new(clock: C) -> Self {
+        Self {
+            clock,
+            read: std::cell::Cell::new(None),
+        }
+    }
+
+    fn get(&self) -> Millis {
+        if let Some(t) = self.read.get() {
+            return t;
+        }
+        let t = self.clock.now();
+        self.read.set(Some(t));
+        t
+    }
+
+    fn expiry(&self, ttl: Option<Millis>) -> Option<Millis> {
+        ttl.map(|t| self.get().saturating_add(t))
+    }
+}
 
 /// The largest integer JavaScript represents exactly (2^53 − 1). Integer
 /// values and `incr` results are kept within ±this so they survive the trip
@@ -79,10 +129,10 @@ struct Entry {
 
 impl Entry {
     #[inline]
-    fn live(&self, now: Millis) -> bool {
+    fn live<C: Clock>(&self, now: &Now<C>) -> bool {
         match self.expires_at {
             None => true,
-            Some(at) => now < at,
+            Some(at) => now.get() < at,
         }
     }
 }
@@ -148,11 +198,11 @@ impl Table {
     pub fn get_with<R>(
         &self,
         key: &str,
-        now: Millis,
+        now: impl Clock,
         f: impl FnOnce(ValueRef<'_>) -> R,
     ) -> Option<R> {
         let entry = self.map.get(key)?;
-        if !entry.live(now) {
+        if !entry.live(&Now::new(now)) {
             return None;
         }
         Some(match &entry.value {
@@ -163,7 +213,7 @@ impl Table {
 
     /// A copy of the live value of `key`.
     #[must_use]
-    pub fn get(&self, key: &str, now: Millis) -> Option<Value> {
+    pub fn get(&self, key: &str, now: impl Clock) -> Option<Value> {
         self.get_with(key, now, |v| match v {
             ValueRef::Int(n) => Value::Int(n),
             ValueRef::Bytes(b) => Value::Bytes(b.into()),
@@ -172,17 +222,19 @@ impl Table {
 
     /// Stores `value` under `key`, replacing any previous value and TTL.
     /// `ttl` of `None` means the key never expires. Takes the shard write lock.
-    pub fn set(&self, key: &str, value: Value, ttl: Option<Millis>, now: Millis) {
-        let expires_at = ttl.map(|t| now.saturating_add(t));
-        self.write(key, now, |_| (Action::Put(value, expires_at), ()));
+    pub fn set(&self, key: &str, value: Value, ttl: Option<Millis>, now: impl Clock) {
+        let now = Now::new(now);
+        let expires_at = now.expiry(ttl);
+        self.write(key, &now, |_| (Action::Put(value, expires_at), ()));
     }
 
     /// Stores `value` only if `key` is absent (or expired); returns whether it
     /// did (ETS `insert_new`). Takes the shard write lock.
     #[must_use = "set_new reports whether the value was stored"]
-    pub fn set_new(&self, key: &str, value: Value, ttl: Option<Millis>, now: Millis) -> bool {
-        let expires_at = ttl.map(|t| now.saturating_add(t));
-        self.write(key, now, |live| match live {
+    pub fn set_new(&self, key: &str, value: Value, ttl: Option<Millis>, now: impl Clock) -> bool {
+        let now = Now::new(now);
+        let expires_at = now.expiry(ttl);
+        self.write(key, &now, |live| match live {
             Some(_) => (Action::Keep, false),
             None => (Action::Put(value, expires_at), true),
         })
@@ -191,8 +243,8 @@ impl Table {
     /// Adds `by` to the integer under `key` atomically and returns the result.
     /// A missing (or expired) key counts from 0 and is created without a TTL;
     /// an existing key keeps its TTL. On error the table is unchanged.
-    pub fn incr(&self, key: &str, by: i64, now: Millis) -> Result<i64, IncrError> {
-        self.write(key, now, |live| match live {
+    pub fn incr(&self, key: &str, by: i64, now: impl Clock) -> Result<i64, IncrError> {
+        self.write(key, &Now::new(now), |live| match live {
             None => {
                 if !(-MAX_SAFE_INTEGER..=MAX_SAFE_INTEGER).contains(&by) {
                     return (Action::Keep, Err(IncrError::Overflow));
@@ -213,13 +265,14 @@ impl Table {
     /// Sets the TTL of a live key to `ttl` ms from `now`; `None` removes the
     /// TTL. Returns whether the key was live.
     #[must_use = "expire reports whether the key existed"]
-    pub fn expire(&self, key: &str, ttl: Option<Millis>, now: Millis) -> bool {
+    pub fn expire(&self, key: &str, ttl: Option<Millis>, now: impl Clock) -> bool {
         // A miss must not allocate or insert: look before taking the write path.
         if !self.map.contains_key(key) {
             return false;
         }
-        let expires_at = ttl.map(|t| now.saturating_add(t));
-        self.write(key, now, |live| match live {
+        let now = Now::new(now);
+        let expires_at = now.expiry(ttl);
+        self.write(key, &now, |live| match live {
             Some(_) => (Action::SetExpiry(expires_at), true),
             None => (Action::Keep, false),
         })
@@ -227,23 +280,25 @@ impl Table {
 
     /// The TTL of a live key, `None` if it is absent or expired.
     #[must_use]
-    pub fn ttl(&self, key: &str, now: Millis) -> Option<Ttl> {
+    pub fn ttl(&self, key: &str, now: impl Clock) -> Option<Ttl> {
         let entry = self.map.get(key)?;
-        match entry.expires_at {
-            None => Some(Ttl::Forever),
-            Some(at) if now < at => Some(Ttl::Remaining(at - now)),
-            Some(_) => None,
-        }
+        let at = match entry.expires_at {
+            None => return Some(Ttl::Forever),
+            Some(at) => at,
+        };
+        let now = now.now();
+        (now < at).then(|| Ttl::Remaining(at - now))
     }
 
     /// Removes `key`; returns whether it was live. An expired key is removed
     /// too (freeing it early) but reports `false`.
-    pub fn delete(&self, key: &str, now: Millis) -> bool {
+    pub fn delete(&self, key: &str, now: impl Clock) -> bool {
+        let now = Now::new(now);
         let mut was_live = false;
         // remove_if runs the predicate under the shard write lock and removes
         // exactly when it returns true, so the index is updated in step.
         self.map.remove_if(key, |k, e| {
-            was_live = e.live(now);
+            was_live = e.live(&now);
             let mut shard = self.index_shard(k);
             shard.keys.remove(k);
             if let Some(at) = e.expires_at {
@@ -258,7 +313,8 @@ impl Table {
     /// range of the ordered index (never the whole table), then confirms each
     /// candidate against the map so expired or just-deleted keys are skipped.
     #[must_use]
-    pub fn keys(&self, prefix: &str, now: Millis) -> Vec<String> {
+    pub fn keys(&self, prefix: &str, now: impl Clock) -> Vec<String> {
+        let now = Now::new(now);
         let mut candidates: Vec<Arc<str>> = Vec::new();
         for shard in &*self.index {
             let shard = shard
@@ -273,20 +329,20 @@ impl Table {
         candidates.sort_unstable();
         candidates
             .into_iter()
-            .filter(|k| self.map.get(&**k).is_some_and(|e| e.live(now)))
+            .filter(|k| self.map.get(&**k).is_some_and(|e| e.live(&now)))
             .map(|k| String::from(&*k))
             .collect()
     }
 
     /// The number of live keys. Frees expired entries first so the count is
     /// exact at `now`.
-    pub fn len(&self, now: Millis) -> usize {
-        self.purge_expired(now);
+    pub fn len(&self, now: impl Clock) -> usize {
+        self.purge_expired(now.now());
         self.map.len()
     }
 
     /// Whether the table holds no live key.
-    pub fn is_empty(&self, now: Millis) -> bool {
+    pub fn is_empty(&self, now: impl Clock) -> bool {
         self.len(now) == 0
     }
 
@@ -345,10 +401,10 @@ impl Table {
     /// `None`, applies its [`Action`], and keeps the indexes in step. An
     /// existing key is updated in place without allocating; only a new key
     /// allocates its `Arc<str>`.
-    fn write<R>(
+    fn write<C: Clock, R>(
         &self,
         key: &str,
-        now: Millis,
+        now: &Now<C>,
         op: impl FnOnce(Option<(&mut Value, Option<Millis>)>) -> (Action, R),
     ) -> R {
         if let Some(mut guard) = self.map.get_mut(key) {
@@ -378,11 +434,11 @@ impl Table {
         }
     }
 
-    fn apply<R>(
+    fn apply<C: Clock, R>(
         &self,
         key: &Arc<str>,
         e: &mut Entry,
-        now: Millis,
+        now: &Now<C>,
         op: impl FnOnce(Option<(&mut Value, Option<Millis>)>) -> (Action, R),
     ) -> R {
         let live = e.live(now);

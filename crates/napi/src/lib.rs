@@ -7,4 +7,5 @@
 // Exports are reached from JS only, so a plain `cargo test` build sees them unused.
 #![cfg_attr(test, allow(dead_code))]
 
+mod scratch;
 mod table;

@@ -1,30 +1,50 @@
-use std::sync::{Arc, LazyLock};
+//! The table binding. Every call names its table by id and finds its key
+//! (and value) at the start of this thread's scratch buffer; results go into
+//! the buffer right after the key. Failures of the operation itself come
+//! back as values; only misuse of the binding is an exception.
 
-use ironwood_core::{IncrError, Table, Tables, Ttl, Value, ValueRef, msgpack};
+use std::sync::LazyLock;
+
+use ironwood_core::{IncrError, Table, TableId, Tables, Ttl, Value, ValueRef, msgpack};
 use ironwood_net::{now_millis, sweeper};
 use napi::bindgen_prelude::Either;
+use napi::{Env, Error, Result, Status};
 use napi_derive::napi;
+
+use crate::scratch::{key, split, with_scratch};
 
 /// Every table of the process. The addon loads once per process, so every
 /// worker thread sees this same registry.
 static TABLES: LazyLock<Tables> = LazyLock::new(Tables::new);
 
-/// A scratch buffer JS lends for one synchronous call. Spelled as an alias
-/// so napi-derive converts it with the safe `FromNapiValue for &mut [u8]`.
-type Scratch<'a> = &'a mut [u8];
-
-/// Returned by `get` when the key is absent.
+/// Returned by reads when the key is absent.
 const ABSENT: i64 = -1;
 
-/// `get`/`getMany` results: `>= 0` bytes written to `out`, `-1` absent, and
-/// `-(n + 1)` for "`out` is too small, `n` bytes are needed".
+/// Reads return `>= 0` bytes written, `-1` absent, or `-(n + 1)`: the part of
+/// the buffer after the key is too small and `n` bytes are needed there.
 fn too_small(needed: usize) -> i64 {
     -(needed as i64) - 1
 }
 
+fn table(id: TableId) -> Result<&'static Table> {
+    TABLES.get(id).map(|t| &**t).ok_or_else(|| {
+        Error::new(
+            Status::InvalidArg,
+            format!("ironwood: no table with id {id}"),
+        )
+    })
+}
+
 fn ttl_arg(ttl_ms: f64) -> Option<u64> {
-    // The TS layer validates; 0 means "no TTL". Round up so 0.5 ms still expires later.
-    (ttl_ms > 0.0).then(|| ttl_ms.ceil() as u64)
+    // TS validates; 0 means "no TTL". Round up so a fraction of a ms still counts.
+    (ttl_ms > 0.0).then(|| {
+        ensure_sweeper();
+        ttl_ms.ceil() as u64
+    })
+}
+
+fn ensure_sweeper() {
+    sweeper::ensure_started(&TABLES);
 }
 
 fn write_value(v: ValueRef<'_>, out: &mut [u8]) -> usize {
@@ -39,60 +59,62 @@ fn write_value(v: ValueRef<'_>, out: &mut [u8]) -> usize {
     }
 }
 
-fn ensure_sweeper(ttl: Option<u64>) {
-    if ttl.is_some() {
-        sweeper::ensure_started(&TABLES);
-    }
+/// Opens (creating on first use) the table called `name`; returns its id.
+#[napi]
+pub fn table_open(name: String) -> Result<u32> {
+    TABLES
+        .open(&name)
+        .map_err(|_| Error::new(Status::GenericFailure, "ironwood: too many tables"))
 }
 
-/// A handle on one process-wide table (the internal side of `Table`).
+/// The names of every table opened in this process.
 #[napi]
-pub struct NativeTable {
-    inner: Arc<Table>,
+pub fn table_names() -> Vec<String> {
+    TABLES.names()
 }
 
+/// Key in `[0, keyLen)`; writes the encoded value after it.
 #[napi]
-impl NativeTable {
-    /// The table named `name`, shared by every worker thread of the process.
-    #[napi(factory)]
-    pub fn open(name: String) -> Self {
-        Self {
-            inner: TABLES.open(&name),
-        }
-    }
+pub fn table_get(env: Env, id: u32, key_len: u32) -> Result<i64> {
+    let t = table(id)?;
+    with_scratch(&env, |buf| {
+        let (k, out) = split(buf, key_len)?;
+        Ok(
+            match t.get_with(key(k)?, now_millis, |v| write_value(v, out)) {
+                None => ABSENT,
+                Some(len) if len <= out.len() => len as i64,
+                Some(len) => too_small(len),
+            },
+        )
+    })?
+}
 
-    /// Writes the encoded value of `key` into `out`. Returns the length
-    /// written, `-1` if absent, or `-(n + 1)` when `out` needs `n` bytes.
-    #[napi]
-    pub fn get(&self, key: String, #[napi(ts_arg_type = "Uint8Array")] out: Scratch<'_>) -> i64 {
-        match self
-            .inner
-            .get_with(&key, now_millis(), |v| write_value(v, out))
-        {
-            None => ABSENT,
-            Some(len) if len <= out.len() => len as i64,
-            Some(len) => too_small(len),
-        }
-    }
-
-    /// Writes each key's value into `out` as `[i32 LE length or -1][bytes]`.
-    /// Returns the total length, or `-(n + 1)` when `out` needs `n` bytes.
-    #[napi]
-    pub fn get_many(
-        &self,
-        keys: Vec<String>,
-        #[napi(ts_arg_type = "Uint8Array")] out: Scratch<'_>,
-    ) -> i64 {
-        let now = now_millis();
+/// `count` keys as `[u32 LE length][bytes]…` in `[0, keysLen)`; writes each
+/// value after them as `[i32 LE length or -1][bytes]`. Returns the total
+/// written (or needed, as `-(n + 1)`).
+#[napi]
+pub fn table_get_many(env: Env, id: u32, count: u32, keys_len: u32) -> Result<i64> {
+    let t = table(id)?;
+    let now = now_millis();
+    with_scratch(&env, |buf| {
+        let (keys, out) = split(buf, keys_len)?;
+        let mut at = 0usize;
         let mut pos = 0usize;
         let mut needed = 0usize;
-        for key in &keys {
+        for _ in 0..count {
+            let len = keys
+                .get(at..at + 4)
+                .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+                .ok_or_else(|| Error::new(Status::InvalidArg, "ironwood: truncated key list"))?;
+            let k = keys
+                .get(at + 4..at + 4 + len)
+                .ok_or_else(|| Error::new(Status::InvalidArg, "ironwood: truncated key list"))?;
+            at += 4 + len;
             let header = pos;
             pos += 4;
             needed += 4;
             let body = out.get_mut(pos..).unwrap_or_default();
-            let len = self.inner.get_with(key, now, |v| write_value(v, body));
-            let tag: i32 = match len {
+            let tag: i32 = match t.get_with(key(k)?, now, |v| write_value(v, body)) {
                 None => -1,
                 Some(len) => {
                     needed += len;
@@ -104,105 +126,127 @@ impl NativeTable {
                 dst.copy_from_slice(&tag.to_le_bytes());
             }
         }
-        if needed <= out.len() {
+        Ok(if needed <= out.len() {
             needed as i64
         } else {
             too_small(needed)
-        }
-    }
+        })
+    })?
+}
 
-    /// Stores encoded bytes. `ttl_ms` of 0 means no TTL.
-    #[napi]
-    pub fn set(&self, key: String, bytes: &[u8], ttl_ms: f64) {
-        let ttl = ttl_arg(ttl_ms);
-        self.inner
-            .set(&key, Value::Bytes(bytes.into()), ttl, now_millis());
-        ensure_sweeper(ttl);
-    }
+/// Key in `[0, keyLen)`, encoded value in `[keyLen, keyLen + valueLen)`.
+#[napi]
+pub fn table_set(env: Env, id: u32, key_len: u32, value_len: u32, ttl_ms: f64) -> Result<()> {
+    let t = table(id)?;
+    with_scratch(&env, |buf| {
+        let (k, rest) = split(buf, key_len)?;
+        let (v, _) = split(rest, value_len)?;
+        t.set(key(k)?, Value::Bytes(v.into()), ttl_arg(ttl_ms), now_millis);
+        Ok(())
+    })?
+}
 
-    /// Stores a safe integer natively. `ttl_ms` of 0 means no TTL.
-    #[napi]
-    pub fn set_int(&self, key: String, value: i64, ttl_ms: f64) {
-        let ttl = ttl_arg(ttl_ms);
-        self.inner.set(&key, Value::Int(value), ttl, now_millis());
-        ensure_sweeper(ttl);
-    }
+/// Key in `[0, keyLen)`; stores a safe integer natively.
+#[napi]
+pub fn table_set_int(env: Env, id: u32, key_len: u32, value: i64, ttl_ms: f64) -> Result<()> {
+    let t = table(id)?;
+    with_scratch(&env, |buf| {
+        let (k, _) = split(buf, key_len)?;
+        t.set(key(k)?, Value::Int(value), ttl_arg(ttl_ms), now_millis);
+        Ok(())
+    })?
+}
 
-    /// Stores encoded bytes only if `key` is absent; returns whether it did.
-    #[napi]
-    pub fn set_new(&self, key: String, bytes: &[u8], ttl_ms: f64) -> bool {
-        let ttl = ttl_arg(ttl_ms);
-        ensure_sweeper(ttl);
-        self.inner
-            .set_new(&key, Value::Bytes(bytes.into()), ttl, now_millis())
-    }
+/// Like `tableSet`, only if the key is absent; whether it stored.
+#[napi]
+pub fn table_set_new(env: Env, id: u32, key_len: u32, value_len: u32, ttl_ms: f64) -> Result<bool> {
+    let t = table(id)?;
+    with_scratch(&env, |buf| {
+        let (k, rest) = split(buf, key_len)?;
+        let (v, _) = split(rest, value_len)?;
+        Ok(t.set_new(key(k)?, Value::Bytes(v.into()), ttl_arg(ttl_ms), now_millis))
+    })?
+}
 
-    /// Stores a safe integer only if `key` is absent; returns whether it did.
-    #[napi]
-    pub fn set_new_int(&self, key: String, value: i64, ttl_ms: f64) -> bool {
-        let ttl = ttl_arg(ttl_ms);
-        ensure_sweeper(ttl);
-        self.inner
-            .set_new(&key, Value::Int(value), ttl, now_millis())
-    }
+/// Like `tableSetInt`, only if the key is absent; whether it stored.
+#[napi]
+pub fn table_set_new_int(env: Env, id: u32, key_len: u32, value: i64, ttl_ms: f64) -> Result<bool> {
+    let t = table(id)?;
+    with_scratch(&env, |buf| {
+        let (k, _) = split(buf, key_len)?;
+        Ok(t.set_new(key(k)?, Value::Int(value), ttl_arg(ttl_ms), now_millis))
+    })?
+}
 
-    /// Adds `by` atomically: the new value, or `"not_integer"` / `"overflow"`.
-    #[napi]
-    pub fn incr(&self, key: String, by: i64) -> Either<i64, &'static str> {
-        match self.inner.incr(&key, by, now_millis()) {
+/// Adds `by` atomically: the new value, or `"not_integer"` / `"overflow"`.
+#[napi]
+pub fn table_incr(env: Env, id: u32, key_len: u32, by: i64) -> Result<Either<i64, &'static str>> {
+    let t = table(id)?;
+    with_scratch(&env, |buf| {
+        let (k, _) = split(buf, key_len)?;
+        Ok(match t.incr(key(k)?, by, now_millis) {
             Ok(n) => Either::A(n),
             Err(IncrError::NotAnInteger) => Either::B("not_integer"),
             Err(IncrError::Overflow) => Either::B("overflow"),
-        }
-    }
+        })
+    })?
+}
 
-    /// Removes `key`; whether it existed.
-    #[napi]
-    pub fn delete(&self, key: String) -> bool {
-        self.inner.delete(&key, now_millis())
-    }
+/// Removes the key; whether it existed.
+#[napi]
+pub fn table_delete(env: Env, id: u32, key_len: u32) -> Result<bool> {
+    let t = table(id)?;
+    with_scratch(&env, |buf| {
+        let (k, _) = split(buf, key_len)?;
+        Ok(t.delete(key(k)?, now_millis))
+    })?
+}
 
-    /// Sets a TTL (`ttl_ms` > 0) or removes it (0); whether the key existed.
-    #[napi]
-    pub fn expire(&self, key: String, ttl_ms: f64) -> bool {
-        let ttl = ttl_arg(ttl_ms);
-        ensure_sweeper(ttl);
-        self.inner.expire(&key, ttl, now_millis())
-    }
+/// Sets a TTL (`ttlMs` > 0) or removes it (0); whether the key existed.
+#[napi]
+pub fn table_expire(env: Env, id: u32, key_len: u32, ttl_ms: f64) -> Result<bool> {
+    let t = table(id)?;
+    with_scratch(&env, |buf| {
+        let (k, _) = split(buf, key_len)?;
+        Ok(t.expire(key(k)?, ttl_arg(ttl_ms), now_millis))
+    })?
+}
 
-    /// Milliseconds left, `Infinity` without a TTL, `-1` when absent.
-    #[napi]
-    pub fn ttl(&self, key: String) -> f64 {
-        match self.inner.ttl(&key, now_millis()) {
+/// Milliseconds left, `Infinity` without a TTL, `-1` when absent.
+#[napi]
+pub fn table_ttl(env: Env, id: u32, key_len: u32) -> Result<f64> {
+    let t = table(id)?;
+    with_scratch(&env, |buf| {
+        let (k, _) = split(buf, key_len)?;
+        Ok(match t.ttl(key(k)?, now_millis) {
             None => -1.0,
             Some(Ttl::Forever) => f64::INFINITY,
             Some(Ttl::Remaining(ms)) => ms as f64,
-        }
-    }
-
-    /// Live keys starting with `prefix`, sorted.
-    #[napi]
-    pub fn keys(&self, prefix: String) -> Vec<String> {
-        self.inner.keys(&prefix, now_millis())
-    }
-
-    /// The number of live keys.
-    #[napi]
-    pub fn size(&self) -> u32 {
-        self.inner.len(now_millis()).try_into().unwrap_or(u32::MAX)
-    }
-
-    /// Removes every key.
-    #[napi]
-    pub fn clear(&self) {
-        self.inner.clear();
-    }
+        })
+    })?
 }
 
-/// The names of every table opened in this process.
+/// Live keys starting with the prefix in `[0, prefixLen)`, sorted.
 #[napi]
-pub fn table_names() -> Vec<String> {
-    TABLES.names()
+pub fn table_keys(env: Env, id: u32, prefix_len: u32) -> Result<Vec<String>> {
+    let t = table(id)?;
+    with_scratch(&env, |buf| {
+        let (p, _) = split(buf, prefix_len)?;
+        Ok(t.keys(key(p)?, now_millis))
+    })?
+}
+
+/// The number of live keys.
+#[napi]
+pub fn table_size(id: u32) -> Result<u32> {
+    Ok(table(id)?.len(now_millis).try_into().unwrap_or(u32::MAX))
+}
+
+/// Removes every key.
+#[napi]
+pub fn table_clear(id: u32) -> Result<()> {
+    table(id)?.clear();
+    Ok(())
 }
 
 /// A native call that does nothing: the boundary-cost benchmark's probe.

@@ -46,7 +46,7 @@ mod tests {
 
     #[test]
     fn frees_expired_entries_in_the_background() {
-        let t = TABLES.open("sweep");
+        let t = TABLES.get(TABLES.open("sweep").unwrap()).unwrap();
         t.set("a", Value::Int(1), Some(1), now_millis());
         ensure_started(&TABLES);
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
