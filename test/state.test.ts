@@ -85,6 +85,46 @@ describe('state: basic operations', () => {
     expect(state.get('min')).toBe(-Number.MAX_SAFE_INTEGER)
   })
 
+  it('round-trips integers and floats at every encoding boundary', () => {
+    const edges = [0, 1, 127, 128, 255, 256, 65535, 65536, 2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1, 2 ** 32, 2 ** 40]
+    const values = [...edges, ...edges.slice(1).map((n) => -n), -32, -33, -128, -129, -32768, -32769, -(2 ** 31) - 1]
+    values.push(Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER, 0.1, -2.5, 1e300, Infinity, -Infinity)
+    for (const n of values) {
+      state.set('n', n)
+      expect(state.get('n')).toBe(n)
+      state.set('wrapped', [n])
+      expect(state.get('wrapped')).toEqual([n])
+    }
+    state.set('bools', true)
+    expect(state.get('bools')).toBe(true)
+    state.set('bools', false)
+    expect(state.get('bools')).toBe(false)
+    state.set('nil', null)
+    expect(state.get('nil')).toBeNull()
+    expect(state.getMany(['nil', 'bools'])).toEqual({ nil: null, bools: false })
+  })
+
+  it('handles non-ASCII keys and keys longer than the shared buffer', () => {
+    const keys = ['ключ', 'キー:1', '🔑', 'mixed-é-' + 'x'.repeat(100), 'k'.repeat(200_000), '✓'.repeat(70_000)]
+    keys.forEach((k, i) => state.set(k, i))
+    keys.forEach((k, i) => expect(state.get(k)).toBe(i))
+    expect(state.incr('🔑')).toBe(3)
+    expect(state.keys('キー')).toEqual(['キー:1'])
+    expect(Object.values(state.getMany(keys))).toEqual([0, 1, 2, 3, 4, 5].map((i) => (i === 2 ? 3 : i)))
+    expect(state.delete('k'.repeat(200_000))).toBe(true)
+    expect(state.get('k'.repeat(200_000))).toBeUndefined()
+  })
+
+  it('getMany reads thousands of keys at once', () => {
+    const keys = Array.from({ length: 5000 }, (_, i) => `bulk:${i}`)
+    keys.forEach((k, i) => state.set(k, i % 2 ? { i, pad: 'p'.repeat(50) } : i))
+    const got = state.getMany([...keys, 'bulk:none'])
+    expect(Object.keys(got).length).toBe(5001)
+    expect(got['bulk:4999']).toEqual({ i: 4999, pad: 'p'.repeat(50) })
+    expect(got['bulk:4998']).toBe(4998)
+    expect(got['bulk:none']).toBeUndefined()
+  })
+
   it('copies values in and out', () => {
     const original = { list: [1, 2], inner: { x: 1 } }
     state.set('obj', original)
@@ -270,6 +310,9 @@ describe('state: bad input', () => {
       [new Float64Array(2), /Float64Array/],
       [new Error('boom'), /instance of Error/],
       [[, 1], /^value\[0\] is undefined/],
+      [{ m: new (class Registry extends Map {})() }, /^value\.m is an instance of Registry/],
+      [{ when: new (class Stamp extends Date {})() }, /^value\.when is an instance of Stamp/],
+      [JSON.parse('{"__proto__": 1}'), /^value\.__proto__ is a "__proto__" key/],
     ]
     for (const [bad, message] of cases) {
       expect(() => state.set('k', bad as never)).toThrow(TypeError)

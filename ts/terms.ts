@@ -36,8 +36,11 @@ export const termClass: unique symbol = Symbol('ironwood.termClass')
 
 const registered = new Set<Function>()
 
-/** MessagePack extension codes ironwood uses (0x40–0x4f are reserved for it). */
-export const ExtType = { map: 0x40, pid: 0x41, ref: 0x42 } as const
+/**
+ * MessagePack extension codes ironwood uses: 0x10–0x1f are reserved for it
+ * (msgpackr's own extensions use ASCII letters, e.g. 0x42 for big bigints).
+ */
+export const ExtType = { map: 0x10, pid: 0x11, ref: 0x12 } as const
 
 /**
  * Registers a class whose instances are terms, with its MessagePack extension.
@@ -105,64 +108,125 @@ function describe(v: unknown): string {
   return `an instance of ${typeof ctor === 'function' && ctor.name ? ctor.name : 'an unknown class'}`
 }
 
-function refuse(path: string, what: string): never {
-  throw new TypeError(
-    `${path} is ${what}, which is not a term (terms are null, booleans, numbers, bigints, strings, ` +
-      'arrays, plain objects, Map, Set, Date, Uint8Array/Buffer, Pid, and nestings of these)',
-  )
-}
+/**
+ * One step of the path to the value being checked. Kept as data and turned
+ * into text only when something is refused, so a valid value costs no strings.
+ */
+type Step = string | number | { mapKey: number } | { mapValue: unknown; index: number } | { setItem: number }
 
-function keyPath(path: string, key: string): string {
-  return /^[A-Za-z_$][\w$]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`
-}
-
-function checkObject(v: object, path: string, stack: object[]): boolean {
-  if (stack.includes(v)) refuse(path, 'a reference back to one of its own ancestors (a cycle)')
-  if (ArrayBuffer.isView(v)) {
-    if (v instanceof Uint8Array) return false
-    refuse(path, `${describe(v)} (use a Uint8Array view of its bytes)`)
+function pathText(root: string, steps: readonly Step[]): string {
+  let out = root
+  for (const step of steps) {
+    if (typeof step === 'number') out += `[${step}]`
+    else if (typeof step === 'string') {
+      out += /^[A-Za-z_$][\w$]*$/.test(step) ? `.${step}` : `[${JSON.stringify(step)}]`
+    } else if ('mapKey' in step) out += `<Map key #${step.mapKey}>`
+    else if ('setItem' in step) out += `<Set item #${step.setItem}>`
+    else out += `.get(${typeof step.mapValue === 'string' ? JSON.stringify(step.mapValue) : `<key #${step.index}>`})`
   }
-  if (v instanceof Date || registered.has(v.constructor)) return false
-  let hasMap = false
-  stack.push(v)
-  if (Array.isArray(v)) {
-    for (let i = 0; i < v.length; i++) hasMap = checkTerm(v[i], `${path}[${i}]`, stack) || hasMap
-  } else if (v instanceof Map) {
-    hasMap = true
-    let i = 0
-    for (const [k, val] of v) {
-      checkTerm(k, `${path}<Map key #${i}>`, stack)
-      checkTerm(val, `${path}.get(${typeof k === 'string' ? JSON.stringify(k) : `<key #${i}>`})`, stack)
-      i++
+  return out
+}
+
+/** The state of one validation walk. */
+class Walk {
+  readonly steps: Step[] = []
+  readonly ancestors: object[] = []
+  root = 'value'
+  busy = false
+
+  refuse(what: string): never {
+    throw new TypeError(
+      `${pathText(this.root, this.steps)} is ${what}, which is not a term (terms are null, booleans, numbers, ` +
+        'bigints, strings, arrays, plain objects, Map, Set, Date, Uint8Array/Buffer, Pid, and nestings of these)',
+    )
+  }
+
+  /** Validates `v`; returns whether it contains a Map (which needs {@link tagMaps}). */
+  term(v: unknown): boolean {
+    switch (typeof v) {
+      case 'string':
+      case 'number':
+      case 'boolean':
+      case 'bigint':
+        return false
+      case 'object':
+        return v !== null && this.object(v)
+      default:
+        return this.refuse(describe(v))
     }
-  } else if (v instanceof Set) {
-    let i = 0
-    for (const item of v) hasMap = checkTerm(item, `${path}<Set item #${i++}>`, stack) || hasMap
-  } else {
+  }
+
+  child(step: Step, v: unknown): boolean {
+    this.steps.push(step)
+    const hasMap = this.term(v)
+    this.steps.pop()
+    return hasMap
+  }
+
+  object(v: object): boolean {
+    if (ArrayBuffer.isView(v)) {
+      if (v instanceof Uint8Array) return false
+      this.refuse(`${describe(v)} (use a Uint8Array view of its bytes)`)
+    }
+    if (registered.has(v.constructor)) return false
     const proto = Object.getPrototypeOf(v)
-    if (proto !== Object.prototype && proto !== null) refuse(path, describe(v))
-    if (Object.getOwnPropertySymbols(v).length > 0) refuse(path, 'an object with symbol keys')
-    for (const key in v) {
-      if (key === '__proto__') refuse(keyPath(path, key), 'a "__proto__" key')
-      hasMap = checkTerm((v as Record<string, unknown>)[key], keyPath(path, key), stack) || hasMap
+    if (proto === Date.prototype) return false
+    if (this.ancestors.includes(v)) this.refuse('a reference back to one of its own ancestors (a cycle)')
+    let hasMap = false
+    this.ancestors.push(v)
+    if (proto === Array.prototype) {
+      for (let i = 0; i < (v as unknown[]).length; i++) hasMap = this.child(i, (v as unknown[])[i]) || hasMap
+    } else if (proto === Map.prototype) {
+      hasMap = true
+      let i = 0
+      for (const [k, val] of v as Map<unknown, unknown>) {
+        this.child({ mapKey: i }, k)
+        this.child({ mapValue: k, index: i }, val)
+        i++
+      }
+    } else if (proto === Set.prototype) {
+      let i = 0
+      for (const item of v as Set<unknown>) hasMap = this.child({ setItem: i++ }, item) || hasMap
+    } else {
+      // Subclasses of Array, Map, Set or Date land here too: they have behaviour.
+      if (proto !== Object.prototype && proto !== null) this.refuse(describe(v))
+      if (Object.getOwnPropertySymbols(v).length > 0) this.refuse('an object with symbol keys')
+      for (const key in v) {
+        if (key === '__proto__') {
+          this.steps.push(key)
+          this.refuse('a "__proto__" key')
+        }
+        hasMap = this.child(key, (v as Record<string, unknown>)[key]) || hasMap
+      }
     }
+    this.ancestors.pop()
+    return hasMap
   }
-  stack.pop()
-  return hasMap
 }
 
-/** Validates `v`; returns whether it contains a Map (which needs {@link tagMaps}). */
-function checkTerm(v: unknown, path: string, stack: object[]): boolean {
-  switch (typeof v) {
-    case 'string':
-    case 'number':
-    case 'boolean':
-    case 'bigint':
-      return false
-    case 'object':
-      return v !== null && checkObject(v, path, stack)
-    default:
-      refuse(path, describe(v))
+// One walk reused by every check on this thread (validation never awaits);
+// a nested check (a Map subclass's iterator calling back in) gets its own.
+const shared = new Walk()
+
+/** Validates `value`; returns whether it contains a Map. */
+function check(value: unknown, path: string): boolean {
+  if (typeof value !== 'object' || value === null) {
+    if (typeof value === 'function' || typeof value === 'symbol' || value === undefined) {
+      const w = new Walk()
+      w.root = path
+      return w.term(value)
+    }
+    return false // primitives need no walk
+  }
+  const w = shared.busy ? new Walk() : shared
+  w.busy = true
+  w.root = path
+  w.steps.length = 0
+  w.ancestors.length = 0
+  try {
+    return w.object(value)
+  } finally {
+    w.busy = false
   }
 }
 
@@ -171,7 +235,7 @@ function checkTerm(v: unknown, path: string, stack: object[]): boolean {
  * `path` names the value in the message (e.g. `'value'` gives `value.a[2]`).
  */
 export function assertTerm(value: unknown, path = 'value'): asserts value is Term {
-  checkTerm(value, path, [])
+  check(value, path)
 }
 
 /**
@@ -180,10 +244,37 @@ export function assertTerm(value: unknown, path = 'value'): asserts value is Ter
  * to a native call, which copies) before encoding again.
  */
 export function encode(value: unknown, path = 'value'): Uint8Array {
-  return packr.pack(checkTerm(value, path, []) ? tagMaps(value) : value)
+  return packr.pack(check(value, path) ? tagMaps(value) : value)
 }
 
 /** Decodes one term from `bytes[start, end)`. */
 export function decode(bytes: Uint8Array, start = 0, end = bytes.length): Term {
+  // Numbers, booleans and nil are decoded here: counters are the commonest
+  // values and this is several times cheaper than a full unpack.
+  const b = bytes[start]!
+  if (b < 0x80) return b
+  if (b >= 0xe0) return b - 0x100
+  switch (b) {
+    case 0xc0:
+      return null
+    case 0xc2:
+      return false
+    case 0xc3:
+      return true
+    case 0xcc:
+      return bytes[start + 1]!
+    case 0xcd:
+      return (bytes[start + 1]! << 8) | bytes[start + 2]!
+    case 0xce:
+      return ((bytes[start + 1]! << 24) >>> 0) + ((bytes[start + 2]! << 16) | (bytes[start + 3]! << 8) | bytes[start + 4]!)
+    case 0xd0:
+      return (bytes[start + 1]! << 24) >> 24
+    case 0xd1:
+      return (((bytes[start + 1]! << 8) | bytes[start + 2]!) << 16) >> 16
+    case 0xd2:
+      return (bytes[start + 1]! << 24) | (bytes[start + 2]! << 16) | (bytes[start + 3]! << 8) | bytes[start + 4]!
+    case 0xcb:
+      return new DataView(bytes.buffer, bytes.byteOffset + start, 9).getFloat64(1)
+  }
   return packr.unpack(bytes, { start, end }) as Term
 }
