@@ -15,3 +15,46 @@ export {
 } from './errors.js'
 export { type SetOptions, Table, state } from './state.js'
 export { type Term, assertTerm } from './terms.js'
+export { node } from './node.js'
+export { Pid } from './pid.js'
+export { Ref, makeRef } from './ref.js'
+export { type LogEvent, type Logger, setLogger } from './logger.js'
+export {
+  type DownMessage,
+  type ExitMessage,
+  type ExitReason,
+  type MailboxOverflow,
+  type ProcessContext,
+  type ProcessFunction,
+  type ReceiveOptions,
+  type SpawnOptions,
+  demonitor,
+  exit,
+  isAlive,
+  link,
+  monitor,
+  register,
+  send,
+  spawn,
+  spawnLink,
+  spawnMonitor,
+  unlink,
+  unregister,
+  whereis,
+} from './process.js'
+export { type CallOptions, type From, GenServer, type GenServerStartOptions, type InitArg, type StopOptions } from './genserver.js'
+export {
+  type ChildSpec,
+  type ChildType,
+  type DynamicChildSpec,
+  type IntensityOptions,
+  type RestartType,
+  type Shutdown,
+  type StartResult,
+  type Strategy,
+} from './child-spec.js'
+export { Supervisor, type SupervisorOptions } from './supervisor.js'
+export { DynamicSupervisor, type DynamicSupervisorOptions } from './dynamic-supervisor.js'
+export { type ChildCounts, type ChildInfo, type ChildStatus } from './supervisor-server.js'
+export { type RegisteredFunction, functions } from './functions.js'
+export { type ProcessInfo, type SupervisedChild, type SupervisorTree, processInfo, processes, supervisionTree } from './introspection.js'
