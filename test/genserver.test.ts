@@ -1,3 +1,6 @@
+import { execFile } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 import {
   type ExitMessage,
   ExitError,
@@ -215,6 +218,42 @@ describe('GenServer.call failures', () => {
     expect((err as TimeoutError).code).toBe('ETIMEOUT')
     expect(isAlive(pid)).toBe(true)
     exit(pid, 'kill')
+  })
+
+  it('only the calls left unanswered time out, each after its own timeout', async () => {
+    class Picky extends GenServer {
+      override handleCall(request: string) {
+        return request.startsWith('ignore') ? GenServer.noreply : request
+      }
+    }
+    const pid = await GenServer.start(Picky)
+    const order: string[] = []
+    const track = (label: string, p: Promise<unknown>) =>
+      p.then(
+        (v) => order.push(`${label}=${String(v)}`),
+        (e: unknown) => order.push(`${label}:${(e as Error).name}`),
+      )
+    await Promise.all([
+      track('late', GenServer.call(pid, 'ignore-late', { timeout: 40 })),
+      track('early', GenServer.call(pid, 'ignore-early', { timeout: 10 })),
+      track('answered', GenServer.call(pid, 'hello', { timeout: 10 })),
+      track('never', GenServer.call(pid, 'ignore-forever', { timeout: Infinity }).catch(() => 'stopped')),
+      sleep(60).then(() => GenServer.stop(pid)),
+    ])
+    expect(order).toEqual(['answered=hello', 'early:TimeoutError', 'late:TimeoutError', 'never=stopped'])
+  })
+
+  it('a program that made calls exits on its own: no call timer is left holding the event loop', async () => {
+    const root = fileURLToPath(new URL('..', import.meta.url))
+    const script = `
+      import { GenServer } from 'ironwood'
+      class Echo extends GenServer { handleCall(r) { return r } }
+      const pid = await GenServer.start(Echo)
+      for (let i = 0; i < 1000; i++) await GenServer.call(pid, i) // each arms a 5 s timeout
+      console.log('done')`
+    const run = promisify(execFile)
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: root, timeout: 4000 })
+    expect(stdout.trim()).toBe('done')
   })
 
   it('NoProcessError for a dead pid or an unknown name', async () => {

@@ -15,6 +15,7 @@
  * @module
  */
 import { checkOptions, checkTimeout, describe, isThenable } from './check.js'
+import { type TimerList, type Timed, cancelTimeout, startTimeout } from './deadlines.js'
 import { ExitError, NoProcessError, TimeoutError } from './errors.js'
 import { log } from './logger.js'
 import { Pid } from './pid.js'
@@ -88,13 +89,18 @@ function captureBoth(resolve: (value: unknown) => void, reject: (reason: unknown
  * {@link GenServer.reply} to answer later. It is also the call's message in
  * the server's mailbox (one object per call).
  */
-export class From extends Envelope {
+export class From extends Envelope implements Timed {
   /** @internal */ request: unknown
   /** @internal */ readonly server: Pid
   /** @internal */ resolve: (value: unknown) => void
   /** @internal */ reject: (reason: unknown) => void
-  /** @internal */ timer: ReturnType<typeof setTimeout> | null = null
   /** @internal */ done = false
+  /** @internal The call's timeout in ms (`Infinity`: none). */
+  timeout = Infinity
+  /** @internal */ tPrev: Timed | null = null
+  /** @internal */ tNext: Timed | null = null
+  /** @internal */ tAt = 0
+  /** @internal */ tList: TimerList | null = null
   /** @internal Set while the reply is deferred, so the server's death can fail the call. */
   runtime: ServerRuntime | null = null
 
@@ -111,12 +117,17 @@ export class From extends Envelope {
   abandon(pid: Pid, reason: ExitReason): void {
     settle(this, diedDuringCall(pid, reason), false)
   }
+
+  /** @internal No reply within the timeout. */
+  expire(): void {
+    settle(this, new TimeoutError(`GenServer.call to ${this.server} timed out after ${this.timeout} ms`, this.timeout), false)
+  }
 }
 
 function settle(from: From, value: unknown, ok: boolean): void {
   if (from.done) return
   from.done = true
-  if (from.timer !== null) clearTimeout(from.timer)
+  if (from.tList !== null) cancelTimeout(from)
   from.request = undefined
   if (from.runtime !== null) {
     from.runtime.deferred?.delete(from)
@@ -128,10 +139,6 @@ function settle(from: From, value: unknown, ok: boolean): void {
 
 function diedDuringCall(pid: Pid, reason: ExitReason): ExitError {
   return quickExitError(`GenServer ${pid} exited during the call: ${formatReason(reason)}`, reason)
-}
-
-function callTimedOut(from: From, timeout: number): void {
-  settle(from, new TimeoutError(`GenServer.call to ${from.server} timed out after ${timeout} ms`, timeout), false)
 }
 
 /** A cast's message, told apart from plain messages (which go to `handleInfo`). */
@@ -259,7 +266,10 @@ export abstract class GenServer {
     const promise = new Promise(captureBoth) as Promise<R>
     const from = new From(p.pid, request)
     deliver(p, from, false)
-    if (timeout !== Infinity) from.timer = setTimeout(callTimedOut, timeout, from, timeout)
+    if (timeout !== Infinity) {
+      from.timeout = timeout
+      startTimeout(from, timeout)
+    }
     return promise
   }
 
