@@ -109,6 +109,22 @@ describe('strategies', () => {
     expect(events).toEqual(['stop b (error)', 'stop d (shutdown)', 'stop c (shutdown)', 'start b', 'start c', 'start d'])
     await sup.stop()
   })
+
+  it('a temporary child caught in a one_for_all restart is removed, not restarted', async () => {
+    events = []
+    const sup = await Supervisor.start({
+      strategy: 'one_for_all',
+      children: [worker('a'), worker('tmp', { restart: 'temporary' }), worker('c')],
+    })
+    const before = pidsOf(sup)
+    events = []
+    await crash(before.a!)
+    await until(() => sup.whichChildren().length === 2 && sup.whichChildren().every((c) => c.pid !== null))
+    expect(sup.whichChildren().map((c) => c.id)).toEqual(['a', 'c'])
+    expect(isAlive(before.tmp!)).toBe(false)
+    expect(events).toEqual(['stop a (error)', 'stop c (shutdown)', 'stop tmp (shutdown)', 'start a', 'start c'])
+    await sup.stop()
+  })
 })
 
 describe('restart types', () => {
