@@ -184,6 +184,27 @@ describe('GenServer start', () => {
     expect(isAlive(pidSeen!)).toBe(false)
   })
 
+  it('a server killed during an async init rejects the start with ExitError and runs no terminate', async () => {
+    let pidSeen: Pid | undefined
+    class SlowInit extends GenServer {
+      override async init() {
+        pidSeen = this.pid
+        await sleep(60_000)
+      }
+      override terminate(reason: unknown) {
+        terminations.push([this.pid, reason])
+      }
+    }
+    const started = GenServer.start(SlowInit).catch((e: unknown) => e)
+    await until(() => pidSeen !== undefined)
+    exit(pidSeen!, 'shutdown')
+    const err = await started
+    expect(err).toBeInstanceOf(ExitError)
+    expect((err as ExitError).reason).toBe('shutdown')
+    await settle()
+    expect(terminatedWith(pidSeen!)).toEqual([])
+  })
+
   it('links to the given process, which becomes the parent', async () => {
     const got = await inProcess(async (self) => {
       self.trapExit(true)

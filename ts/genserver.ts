@@ -158,8 +158,8 @@ export class ServerRuntime {
   deferred: Set<From> | null = null
   busy = false
   stopReason: ExitReason | typeof NONE = NONE
-  /** Whether terminate already ran, or must not (init failed). */
-  terminated = false
+  /** Whether terminate already ran, or must not (init has not succeeded). */
+  terminated = true
   started = false
   startTimer: ReturnType<typeof setTimeout> | null = null
 
@@ -377,7 +377,6 @@ export function startServer(
 
 function startTimedOut(rt: ServerRuntime, timeout: number): void {
   if (rt.started) return
-  rt.terminated = true
   rt.settleStart(new TimeoutError(`GenServer.start: ${rt.Class.name}.init did not finish within ${timeout} ms; the server was killed`, timeout))
   exitSignal(rt.proc, null, 'kill', false)
 }
@@ -423,12 +422,13 @@ async function serverMain(self: ProcessContext): Promise<void> {
     }
   } catch (err) {
     if (!p.alive) return
-    rt.terminated = true // OTP: no terminate when init fails; the starter gets the error
+    // OTP: no terminate when init fails (rt.terminated is still true); the starter gets the error.
     rt.settleStart(err)
     die(p, err, false)
     return
   }
   if (!p.alive) return
+  rt.terminated = false // from now on, terminate runs on exit
   rt.settleStart(NONE)
   await serverLoop(p, rt, server)
 }

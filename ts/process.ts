@@ -199,8 +199,9 @@ export class Process implements ProcessContext {
       if (opts.timeout !== undefined) timeout = checkTimeout(opts.timeout, 'receive timeout')
     }
     // A process that was killed while doing something else gets no more
-    // messages: its code just stops here (the frame is garbage collected).
-    if (!this.alive) return NEVER as Promise<T>
+    // messages: its code just stops here. A fresh promise each time, so
+    // nothing keeps the abandoned frame alive and it is garbage collected.
+    if (!this.alive) return new Promise<T>(ignore)
     if (this.resolve !== null) {
       throw new TypeError(`receive: ${this.pid} is already waiting in receive (a process receives one message at a time)`)
     }
@@ -293,8 +294,7 @@ class Failure {
   }
 }
 
-/** A promise that never settles: what a dead process's `receive` returns. */
-const NEVER: Promise<never> = new Promise<never>(() => {})
+function ignore(): void {}
 
 function receiveTimedOut(p: Process): void {
   const resolve = p.resolve
@@ -365,6 +365,7 @@ export function mailboxLength(p: Process): number {
  * DOWN, stop requests) skip the mailbox limit.
  */
 export function deliver(p: Process, message: unknown, system: boolean): void {
+  if (!p.alive) return
   const resolve = p.resolve
   if (resolve !== null) {
     const match = p.match
@@ -413,24 +414,36 @@ let runScheduled = false
 // New processes start together in one microtask, after the spawner's current
 // synchronous code: spawn returns the pid first, as in Erlang.
 function runSpawned(): void {
-  for (let i = 0; i < runQueue.length; i += 2) start(runQueue[i] as Process, runQueue[i + 1] as ProcessFunction)
-  runQueue.length = 0
-  runScheduled = false
+  let i = 0
+  try {
+    for (; i < runQueue.length; i += 2) start(runQueue[i] as Process, runQueue[i + 1] as ProcessFunction)
+    runQueue.length = 0
+    runScheduled = false
+  } catch (err) {
+    // start() catches what user code throws; this is a bug of ours. Never
+    // leave the queue stuck because of it.
+    log({ level: 'error', message: 'internal error while starting a process', error: err })
+    runQueue.splice(0, i + 2)
+    runScheduled = runQueue.length > 0
+    if (runScheduled) queueMicrotask(runSpawned)
+  }
 }
 
 function start(p: Process, fn: ProcessFunction): void {
   if (!p.alive) return // killed before it ran
-  let result: unknown
   try {
-    result = fn(p)
+    const result = fn(p)
+    if (isThenable(result)) {
+      // Bound functions, not closures: the smallest way to learn when an
+      // async function settles (this is most of a process's fixed cost).
+      result.then(returned.bind(p), crashed.bind(p))
+      return
+    }
   } catch (err) {
     crashed.call(p, err)
     return
   }
-  // Bound functions, not closures: the smallest way to learn when an async
-  // function settles (this is most of a process's fixed cost).
-  if (isThenable(result)) result.then(returned.bind(p), crashed.bind(p))
-  else die(p, 'normal', false)
+  die(p, 'normal', false)
 }
 
 function returned(this: Process): void {
