@@ -16,7 +16,7 @@ import {
   spawn,
   whereis,
 } from 'ironwood'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest'
 import { captureLogs, inProcess, settle, sleep, until } from './process-helpers.js'
 
 let logs: ReturnType<typeof captureLogs>
@@ -490,5 +490,20 @@ describe('mailbox bound on a server', () => {
     expect(await slow).toBeInstanceOf(ExitError)
     await expect(a).rejects.toBeInstanceOf(ExitError)
     await expect(b).rejects.toBeInstanceOf(ExitError)
+  })
+})
+
+describe('types', () => {
+  it('pin the public types of start, call and handlers', async () => {
+    const pid = await GenServer.start(Counter, 1)
+    expectTypeOf(pid).toEqualTypeOf<Pid>()
+    expectTypeOf(GenServer.call<number>(pid, 'get')).toEqualTypeOf<Promise<number>>()
+    expectTypeOf(GenServer.call(pid, 'get')).toEqualTypeOf<Promise<unknown>>()
+    // @ts-expect-error Counter.init takes a number
+    void GenServer.start(Counter, 'one').catch(() => {})
+    // @ts-expect-error link takes the process to link with, not `true`
+    void GenServer.start(Counter, 1, { link: true }).catch(() => {})
+    expectTypeOf(GenServer.noreply).toBeSymbol()
+    await GenServer.stop(pid)
   })
 })

@@ -25,7 +25,7 @@ import {
   unregister,
   whereis,
 } from 'ironwood'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest'
 import { captureLogs, inProcess, settle, sleep } from './process-helpers.js'
 
 const isDown = (m: unknown): m is DownMessage => (m as DownMessage)?.type === 'DOWN'
@@ -671,5 +671,23 @@ describe('introspection', () => {
     expect(processInfo(waiting)).toBeUndefined()
     expect(processes().some((p) => p.pid === waiting || p.pid === watcher)).toBe(false)
     expect(() => processInfo('x' as never)).toThrow(TypeError)
+  })
+})
+
+describe('types', () => {
+  it('receive is typed by its type guard and by whether a timeout can leave it empty', async () => {
+    await inProcess(async (self) => {
+      send(self.pid, 1)
+      send(self.pid, 2)
+      send(self.pid, 3)
+      const a = await self.receive((m): m is number => typeof m === 'number')
+      expectTypeOf(a).toEqualTypeOf<number>()
+      const b = await self.receive((m): m is number => typeof m === 'number', { timeout: 0 })
+      expectTypeOf(b).toEqualTypeOf<number | undefined>()
+      const c = await self.receive<number>()
+      expectTypeOf(c).toEqualTypeOf<number>()
+      expect([a, b, c]).toEqual([1, 2, 3])
+      expectTypeOf(self.spawnMonitor(() => {})).toEqualTypeOf<[Pid, Ref]>()
+    })
   })
 })

@@ -86,10 +86,19 @@ function captureBoth(resolve: (value: unknown) => void, reject: (reason: unknown
 
 /**
  * Who made a call: the second argument of `handleCall`. Pass it to
- * {@link GenServer.reply} to answer later. It is also the call's message in
- * the server's mailbox (one object per call).
+ * {@link GenServer.reply} to answer later.
  */
-export class From extends Envelope implements Timed {
+export interface From {
+  /** The server that was called. */
+  readonly server: Pid
+}
+
+/**
+ * @internal A call: its request, its caller's promise and its timeout. The
+ * same object is the message in the server's mailbox and the `from` given
+ * to `handleCall` (one allocation per call).
+ */
+class Call extends Envelope implements Timed, From {
   /** @internal */ request: unknown
   /** @internal */ readonly server: Pid
   /** @internal */ resolve: (value: unknown) => void
@@ -104,7 +113,6 @@ export class From extends Envelope implements Timed {
   /** @internal Set while the reply is deferred, so the server's death can fail the call. */
   runtime: ServerRuntime | null = null
 
-  /** @internal Made by {@link GenServer.call}. */
   constructor(server: Pid, request: unknown) {
     super()
     this.server = server
@@ -124,7 +132,7 @@ export class From extends Envelope implements Timed {
   }
 }
 
-function settle(from: From, value: unknown, ok: boolean): void {
+function settle(from: Call, value: unknown, ok: boolean): void {
   if (from.done) return
   from.done = true
   if (from.tList !== null) cancelTimeout(from)
@@ -154,8 +162,8 @@ class StopRequest {
 /** @internal The state of a running server, kept out of the user's instance. */
 export class ServerRuntime {
   server: GenServer | null = null
-  current: From | null = null
-  deferred: Set<From> | null = null
+  current: Call | null = null
+  deferred: Set<Call> | null = null
   busy = false
   stopReason: ExitReason | typeof NONE = NONE
   /** Whether terminate already ran, or must not (init has not succeeded). */
@@ -264,7 +272,7 @@ export abstract class GenServer {
       )
     }
     const promise = new Promise(captureBoth) as Promise<R>
-    const from = new From(p.pid, request)
+    const from = new Call(p.pid, request)
     deliver(p, from, false)
     if (timeout !== Infinity) {
       from.timeout = timeout
@@ -325,7 +333,7 @@ export abstract class GenServer {
 
   /** Answers a call whose `handleCall` returned {@link GenServer.noreply}. A second reply, or one after the caller gave up, is ignored. */
   static reply(from: From, value: unknown): void {
-    if (!(from instanceof From)) throw new TypeError(`GenServer.reply: expected the \`from\` given to handleCall, got ${describe(from)}`)
+    if (!(from instanceof Call)) throw new TypeError(`GenServer.reply: expected the \`from\` given to handleCall, got ${describe(from)}`)
     settle(from, value, true)
   }
 }
@@ -452,7 +460,7 @@ async function serverLoop(p: Process, rt: ServerRuntime, server: GenServer): Pro
         if (!p.alive) return
       }
       rt.busy = true
-      if (msg instanceof From) {
+      if (msg instanceof Call) {
         rt.current = msg
         if (typeof server.handleCall !== 'function') {
           throw new TypeError(`${rt.Class.name} received a call but defines no handleCall`)

@@ -26,6 +26,7 @@ export {
   type MailboxOverflow,
   type ProcessContext,
   type ProcessFunction,
+  type ProcessKind,
   type ReceiveOptions,
   type SpawnOptions,
   demonitor,

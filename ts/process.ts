@@ -118,7 +118,7 @@ export interface ProcessContext {
   spawnMonitor(fn: ProcessFunction, opts?: SpawnOptions): [Pid, Ref]
 }
 
-/** @internal What kind of process this is, for introspection. */
+/** What a process runs: `'process'` for `spawn`, or the behaviour (for introspection). */
 export type ProcessKind = 'process' | 'genserver' | 'supervisor' | 'dynamic_supervisor'
 
 /** @internal One monitor: `watcher` monitors `target`. */
