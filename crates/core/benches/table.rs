@@ -24,7 +24,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             t.set(
                 black_box("blob"),
-                Value::Bytes(Box::new([1, 2, 3, 4])),
+                Value::Bytes([1, 2, 3, 4][..].into()),
                 None,
                 0,
             )

@@ -15,13 +15,16 @@
 //! calls only when a TTL is involved); the table never reads a clock of its
 //! own. That keeps TTL behaviour deterministic under test.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::hash::BuildHasher;
+use std::num::NonZeroU64;
 use std::ops::Bound;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 
+use compact_str::CompactString;
 use dashmap::DashMap;
 use dashmap::mapref::entry::Entry as MapEntry;
+use thin_vec::ThinVec;
 
 /// Milliseconds on the caller's clock.
 pub type Millis = u64;
@@ -84,14 +87,31 @@ pub const MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
 /// only when a key is created, deleted or its TTL changes.
 const INDEX_SHARDS: usize = 16;
 
+/// Map shards (each a cache-padded `RwLock`). More than dashmap's default
+/// (4 × cores) so that threads writing different keys rarely meet on one lock.
+const MAP_SHARDS: usize = 64;
+
+/// Keys are stored inline when short (up to 24 bytes, no allocation), which
+/// is most of them; the map and the ordered index each hold a copy.
+type Key = CompactString;
+
+/// An expiry time; `None` never expires. 8 bytes, where `Option<u64>` is 16.
+type Expiry = Option<NonZeroU64>;
+
+fn expiry(at: Option<Millis>) -> Expiry {
+    // An expiry of 0 cannot be stored; 1 ms after the clock's origin is as early.
+    at.map(|at| NonZeroU64::new(at.max(1)).unwrap_or(NonZeroU64::MIN))
+}
+
 /// A stored value: a native integer (so `incr` needs no decoding) or an
 /// opaque encoded term (the JS layer's msgpack bytes).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Value {
     /// An integer within ±[`MAX_SAFE_INTEGER`].
     Int(i64),
-    /// Encoded bytes, stored and returned untouched.
-    Bytes(Box<[u8]>),
+    /// Encoded bytes, stored and returned untouched (a thin pointer, so a
+    /// `Value` is 16 bytes).
+    Bytes(ThinVec<u8>),
 }
 
 /// A borrowed view of a stored value, handed to read callbacks.
@@ -124,16 +144,21 @@ pub enum Ttl {
 #[derive(Debug)]
 struct Entry {
     value: Value,
-    expires_at: Option<Millis>,
+    expires_at: Expiry,
+}
+
+#[inline]
+fn live<C: Clock>(expires_at: Expiry, now: &Now<C>) -> bool {
+    match expires_at {
+        None => true,
+        Some(at) => now.get() < at.get(),
+    }
 }
 
 impl Entry {
     #[inline]
     fn live<C: Clock>(&self, now: &Now<C>) -> bool {
-        match self.expires_at {
-            None => true,
-            Some(at) => now.get() < at,
-        }
+        live(self.expires_at, now)
     }
 }
 
@@ -147,15 +172,26 @@ enum Action {
     SetExpiry(Option<Millis>),
 }
 
+/// One shard of the indexes. `keys` also records each key's expiry, so
+/// `keys(prefix)` can skip expired keys without touching the map.
 #[derive(Default)]
 struct IndexShard {
-    keys: BTreeSet<Arc<str>>,
-    expiries: BTreeSet<(Millis, Arc<str>)>,
+    keys: BTreeMap<Key, Expiry>,
+    expiries: BTreeSet<(NonZeroU64, Key)>,
 }
 
-/// One named table. Cheap to share: wrap it in an [`Arc`].
+impl IndexShard {
+    fn remove(&mut self, key: &Key, expires_at: Expiry) {
+        self.keys.remove(key);
+        if let Some(at) = expires_at {
+            self.expiries.remove(&(at, key.clone()));
+        }
+    }
+}
+
+/// One named table. Cheap to share: wrap it in an [`std::sync::Arc`].
 pub struct Table {
-    map: DashMap<Arc<str>, Entry, foldhash::fast::RandomState>,
+    map: DashMap<Key, Entry, foldhash::fast::RandomState>,
     index: Box<[Mutex<IndexShard>]>,
 }
 
@@ -178,7 +214,10 @@ impl Table {
     #[must_use]
     pub fn new() -> Self {
         Self {
-            map: DashMap::with_hasher(foldhash::fast::RandomState::default()),
+            map: DashMap::with_hasher_and_shard_amount(
+                foldhash::fast::RandomState::default(),
+                MAP_SHARDS,
+            ),
             index: (0..INDEX_SHARDS).map(|_| Mutex::default()).collect(),
         }
     }
@@ -284,7 +323,7 @@ impl Table {
         let entry = self.map.get(key)?;
         let at = match entry.expires_at {
             None => return Some(Ttl::Forever),
-            Some(at) => at,
+            Some(at) => at.get(),
         };
         let now = now.now();
         (now < at).then(|| Ttl::Remaining(at - now))
@@ -299,23 +338,19 @@ impl Table {
         // exactly when it returns true, so the index is updated in step.
         self.map.remove_if(key, |k, e| {
             was_live = e.live(&now);
-            let mut shard = self.index_shard(k);
-            shard.keys.remove(k);
-            if let Some(at) = e.expires_at {
-                shard.expiries.remove(&(at, k.clone()));
-            }
+            self.index_shard(k).remove(k, e.expires_at);
             true
         });
         was_live
     }
 
     /// The live keys starting with `prefix`, sorted. Walks only the matching
-    /// range of the ordered index (never the whole table), then confirms each
-    /// candidate against the map so expired or just-deleted keys are skipped.
+    /// range of each index shard (never the whole table); the index records
+    /// expiries, so expired keys are skipped without a map lookup.
     #[must_use]
     pub fn keys(&self, prefix: &str, now: impl Clock) -> Vec<String> {
         let now = Now::new(now);
-        let mut candidates: Vec<Arc<str>> = Vec::new();
+        let mut out: Vec<String> = Vec::new();
         for shard in &*self.index {
             let shard = shard
                 .lock()
@@ -323,15 +358,12 @@ impl Table {
             let range = shard
                 .keys
                 .range::<str, _>((Bound::Included(prefix), Bound::Unbounded))
-                .take_while(|k| k.starts_with(prefix));
-            candidates.extend(range.cloned());
+                .take_while(|(k, _)| k.starts_with(prefix))
+                .filter(|(_, exp)| live(**exp, &now));
+            out.extend(range.map(|(k, _)| String::from(k.as_str())));
         }
-        candidates.sort_unstable();
-        candidates
-            .into_iter()
-            .filter(|k| self.map.get(&**k).is_some_and(|e| e.live(&now)))
-            .map(|k| String::from(&*k))
-            .collect()
+        out.sort_unstable();
+        out
     }
 
     /// The number of live keys. Frees expired entries first so the count is
@@ -349,11 +381,7 @@ impl Table {
     /// Removes every key.
     pub fn clear(&self) {
         self.map.retain(|k, e| {
-            let mut shard = self.index_shard(k);
-            shard.keys.remove(k);
-            if let Some(at) = e.expires_at {
-                shard.expiries.remove(&(at, k.clone()));
-            }
+            self.index_shard(k).remove(k, e.expires_at);
             false
         });
     }
@@ -363,26 +391,24 @@ impl Table {
     pub fn purge_expired(&self, now: Millis) -> usize {
         let mut freed = 0;
         for shard in &*self.index {
-            let due: Vec<(Millis, Arc<str>)> = {
+            let due: Vec<(NonZeroU64, Key)> = {
                 let shard = shard
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
                 shard
                     .expiries
                     .iter()
-                    .take_while(|(at, _)| *at <= now)
+                    .take_while(|(at, _)| at.get() <= now)
                     .cloned()
                     .collect()
             };
             for (at, key) in due {
-                let removed = self.map.remove_if(&*key, |k, e| {
+                let removed = self.map.remove_if(key.as_str(), |k, e| {
                     // Re-check under the write lock: the TTL may have moved.
                     if e.expires_at != Some(at) {
                         return false;
                     }
-                    let mut shard = self.index_shard(k);
-                    shard.keys.remove(k);
-                    shard.expiries.remove(&(at, k.clone()));
+                    self.index_shard(k).remove(k, e.expires_at);
                     true
                 });
                 freed += usize::from(removed.is_some());
@@ -400,7 +426,7 @@ impl Table {
     /// The one write path: shows `op` the live slot (value and expiry) or
     /// `None`, applies its [`Action`], and keeps the indexes in step. An
     /// existing key is updated in place without allocating; only a new key
-    /// allocates its `Arc<str>`.
+    /// with more than 24 bytes allocates (for its two copies).
     fn write<C: Clock, R>(
         &self,
         key: &str,
@@ -411,7 +437,7 @@ impl Table {
             let (k, e) = guard.pair_mut();
             return self.apply(k, e, now, op);
         }
-        match self.map.entry(Arc::from(key)) {
+        match self.map.entry(Key::from(key)) {
             MapEntry::Occupied(mut o) => {
                 // Another thread inserted between our two lookups.
                 let k = o.key().clone();
@@ -419,13 +445,14 @@ impl Table {
             }
             MapEntry::Vacant(v) => {
                 let (action, r) = op(None);
-                if let Action::Put(value, expires_at) = action {
+                if let Action::Put(value, at) = action {
+                    let expires_at = expiry(at);
                     let k = v.key().clone();
                     let mut shard = self.index_shard(&k);
-                    shard.keys.insert(k.clone());
                     if let Some(at) = expires_at {
-                        shard.expiries.insert((at, k));
+                        shard.expiries.insert((at, k.clone()));
                     }
+                    shard.keys.insert(k, expires_at);
                     drop(shard);
                     v.insert(Entry { value, expires_at });
                 }
@@ -436,24 +463,25 @@ impl Table {
 
     fn apply<C: Clock, R>(
         &self,
-        key: &Arc<str>,
+        key: &Key,
         e: &mut Entry,
         now: &Now<C>,
         op: impl FnOnce(Option<(&mut Value, Option<Millis>)>) -> (Action, R),
     ) -> R {
         let live = e.live(now);
+        let current = e.expires_at.map(NonZeroU64::get);
         let (action, r) = op(if live {
-            Some((&mut e.value, e.expires_at))
+            Some((&mut e.value, current))
         } else {
             None
         });
         let new_expiry = match action {
             Action::Keep => return r,
-            Action::Put(value, expires_at) => {
+            Action::Put(value, at) => {
                 e.value = value;
-                expires_at
+                expiry(at)
             }
-            Action::SetExpiry(expires_at) => expires_at,
+            Action::SetExpiry(at) => expiry(at),
         };
         if new_expiry != e.expires_at {
             let mut shard = self.index_shard(key);
@@ -462,6 +490,9 @@ impl Table {
             }
             if let Some(at) = new_expiry {
                 shard.expiries.insert((at, key.clone()));
+            }
+            if let Some(slot) = shard.keys.get_mut(key) {
+                *slot = new_expiry;
             }
             e.expires_at = new_expiry;
         }
@@ -599,10 +630,10 @@ mod tests {
 
     #[test]
     fn concurrent_incr_is_exact() {
-        let t = Arc::new(Table::new());
+        let t = std::sync::Arc::new(Table::new());
         let threads: Vec<_> = (0..4)
             .map(|_| {
-                let t = Arc::clone(&t);
+                let t = std::sync::Arc::clone(&t);
                 std::thread::spawn(move || {
                     for _ in 0..10_000 {
                         t.incr("hits", 1, 0).unwrap();
