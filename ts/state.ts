@@ -9,7 +9,7 @@
  * @module
  */
 import { native } from './native.js'
-import { type Term, decode, encode } from './terms.js'
+import { ABSENT, type Term, decode, encode } from './terms.js'
 
 /** Options for {@link Table.set} and {@link Table.setNew}. */
 export interface SetOptions {
@@ -177,15 +177,12 @@ export class Table<V extends Term = Term> {
       grow(at + (-r - 1), at)
       r = native.tableGetMany(this.#id, keys.length, at)
     }
+    // One decode for the whole batch (a msgpack array; missing keys are ABSENT).
+    const values = decode(scratch.subarray(at, at + r)) as unknown[]
     const out: Record<string, T | undefined> = {}
-    let pos = at
-    for (const key of keys) {
-      const len = view.getInt32(pos, true)
-      pos += 4
-      // A view starting at 0: msgpackr picks its slower path for data that
-      // sits deep in a larger buffer (measured 620 ns vs 280 ns per value).
-      const value = len < 0 ? undefined : (decode(scratch.subarray(pos, pos + len)) as T)
-      if (len > 0) pos += len
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!
+      const value = values[i] === ABSENT ? undefined : (values[i] as T)
       if (key === '__proto__') Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true })
       else out[key] = value
     }

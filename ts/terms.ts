@@ -40,7 +40,7 @@ const registered = new Set<Function>()
  * MessagePack extension codes ironwood uses: 0x10–0x1f are reserved for it
  * (msgpackr's own extensions use ASCII letters, e.g. 0x42 for big bigints).
  */
-export const ExtType = { map: 0x10, pid: 0x11, ref: 0x12 } as const
+export const ExtType = { map: 0x10, pid: 0x11, ref: 0x12, absent: 0x1f } as const
 
 /**
  * Registers a class whose instances are terms, with its MessagePack extension.
@@ -74,6 +74,14 @@ addExtension({
     return m
   },
 })
+
+/**
+ * What the native batch read (`getMany`) writes for a missing key, where nil
+ * would be a stored `null`. Never a term: only ironwood's own code sees it.
+ * @internal
+ */
+export const ABSENT: object = Object.freeze({ absent: true })
+addExtension({ type: ExtType.absent, read: () => ABSENT } as any)
 
 /** A copy of `v` with every Map replaced by an {@link EncodedMap}. */
 function tagMaps(v: unknown): unknown {

@@ -58,6 +58,22 @@ pub fn write_int(n: i64, out: &mut [u8]) -> usize {
     len
 }
 
+/// The extension type of [`ABSENT`] (ironwood reserves 0x10–0x1f).
+pub const ABSENT_EXT: u8 = 0x1f;
+
+/// "No value here": a missing key inside a batch of results, where nil would
+/// be a stored `null`. Written the way msgpackr writes a tagged extension
+/// (`fixext1 type 0` followed by its payload, here nil).
+pub const ABSENT: [u8; 4] = [0xd4, ABSENT_EXT, 0x00, 0xc0];
+
+/// The header of an array of `count` items (always the 5-byte array32 form,
+/// so it can be written before the count of bytes that follow is known).
+#[must_use]
+pub fn array32_header(count: u32) -> [u8; 5] {
+    let c = count.to_be_bytes();
+    [0xdd, c[0], c[1], c[2], c[3]]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -50,13 +50,16 @@ fn ensure_sweeper() {
 fn write_value(v: ValueRef<'_>, out: &mut [u8]) -> usize {
     match v {
         ValueRef::Int(n) => msgpack::write_int(n, out),
-        ValueRef::Bytes(b) => {
-            if let Some(dst) = out.get_mut(..b.len()) {
-                dst.copy_from_slice(b);
-            }
-            b.len()
-        }
+        ValueRef::Bytes(b) => put(out, 0, b),
     }
+}
+
+/// Copies `bytes` to `out[pos..]` if they fit; returns the position after them.
+fn put(out: &mut [u8], pos: usize, bytes: &[u8]) -> usize {
+    if let Some(dst) = out.get_mut(pos..pos + bytes.len()) {
+        dst.copy_from_slice(bytes);
+    }
+    pos + bytes.len()
 }
 
 /// Opens (creating on first use) the table called `name`; returns its id.
@@ -89,47 +92,34 @@ pub fn table_get(env: Env, id: u32, key_len: u32) -> Result<i64> {
     })?
 }
 
-/// `count` keys as `[u32 LE length][bytes]…` in `[0, keysLen)`; writes each
-/// value after them as `[i32 LE length or -1][bytes]`. Returns the total
-/// written (or needed, as `-(n + 1)`).
+/// `count` keys as `[u32 LE length][bytes]…` in `[0, keysLen)`; writes all
+/// values after them as one MessagePack array, a missing key as
+/// `msgpack::ABSENT`, so JS decodes the batch in one call. Returns the bytes
+/// written, or `-(n + 1)` when `n` are needed.
 #[napi]
 pub fn table_get_many(env: Env, id: u32, count: u32, keys_len: u32) -> Result<i64> {
     let t = table(id)?;
     let now = now_millis();
     with_scratch(&env, |buf| {
         let (keys, out) = split(buf, keys_len)?;
+        let truncated = || Error::new(Status::InvalidArg, "ironwood: truncated key list");
+        let mut pos = put(out, 0, &msgpack::array32_header(count));
         let mut at = 0usize;
-        let mut pos = 0usize;
-        let mut needed = 0usize;
         for _ in 0..count {
-            let len = keys
-                .get(at..at + 4)
-                .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
-                .ok_or_else(|| Error::new(Status::InvalidArg, "ironwood: truncated key list"))?;
-            let k = keys
-                .get(at + 4..at + 4 + len)
-                .ok_or_else(|| Error::new(Status::InvalidArg, "ironwood: truncated key list"))?;
+            let len = keys.get(at..at + 4).ok_or_else(truncated)?;
+            let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
+            let k = keys.get(at + 4..at + 4 + len).ok_or_else(truncated)?;
             at += 4 + len;
-            let header = pos;
-            pos += 4;
-            needed += 4;
             let body = out.get_mut(pos..).unwrap_or_default();
-            let tag: i32 = match t.get_with(key(k)?, now, |v| write_value(v, body)) {
-                None => -1,
-                Some(len) => {
-                    needed += len;
-                    pos += len;
-                    len as i32
-                }
+            pos = match t.get_with(key(k)?, now, |v| write_value(v, body)) {
+                Some(len) => pos + len,
+                None => put(out, pos, &msgpack::ABSENT),
             };
-            if let Some(dst) = out.get_mut(header..header + 4) {
-                dst.copy_from_slice(&tag.to_le_bytes());
-            }
         }
-        Ok(if needed <= out.len() {
-            needed as i64
+        Ok(if pos <= out.len() {
+            pos as i64
         } else {
-            too_small(needed)
+            too_small(pos)
         })
     })?
 }
