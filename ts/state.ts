@@ -218,7 +218,13 @@ export class Table<V extends Term = Term> {
   /** The live keys starting with `prefix`, sorted. Uses an ordered index, not a scan. */
   keys(prefix = ''): string[] {
     if (typeof prefix !== 'string') throw new TypeError(`prefix must be a string, got ${typeof prefix}`)
-    return native.tableKeys(this.#id, writeStr(prefix, 0))
+    const plen = writeStr(prefix, 0)
+    let r = native.tableKeys(this.#id, plen)
+    while (r < -1) {
+      grow(plen + (-r - 1), plen)
+      r = native.tableKeys(this.#id, plen)
+    }
+    return decode(scratch.subarray(plen, plen + r)) as string[]
   }
 
   /** Gives `key` a TTL of `ttlMs` from now; returns whether the key exists. */

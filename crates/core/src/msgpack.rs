@@ -58,6 +58,23 @@ pub fn write_int(n: i64, out: &mut [u8]) -> usize {
     len
 }
 
+/// Appends `s` as a MessagePack string (shortest header).
+pub fn push_str(s: &str, out: &mut Vec<u8>) {
+    let len = s.len();
+    if len < 32 {
+        out.push(0xa0 | len as u8);
+    } else if len <= 0xff {
+        out.extend_from_slice(&[0xd9, len as u8]);
+    } else if len <= 0xffff {
+        out.push(0xda);
+        out.extend_from_slice(&(len as u16).to_be_bytes());
+    } else {
+        out.push(0xdb);
+        out.extend_from_slice(&(len as u32).to_be_bytes());
+    }
+    out.extend_from_slice(s.as_bytes());
+}
+
 /// The extension type of [`ABSENT`] (ironwood reserves 0x10–0x1f).
 pub const ABSENT_EXT: u8 = 0x1f;
 
@@ -106,6 +123,25 @@ mod tests {
         assert_eq!(write_int(n, &mut out), 9);
         assert_eq!(out[0], 0xcb);
         assert_eq!(f64::from_be_bytes(out[1..9].try_into().unwrap()), n as f64);
+    }
+
+    #[test]
+    fn string_headers() {
+        for (len, header) in [
+            (0usize, vec![0xa0]),
+            (31, vec![0xbf]),
+            (32, vec![0xd9, 32]),
+            (256, vec![0xda, 1, 0]),
+        ] {
+            let s = "x".repeat(len);
+            let mut out = Vec::new();
+            push_str(&s, &mut out);
+            assert_eq!(&out[..header.len()], &header[..], "{len}");
+            assert_eq!(out.len(), header.len() + len);
+        }
+        let mut out = Vec::new();
+        push_str(&"y".repeat(70_000), &mut out);
+        assert_eq!(&out[..5], &[0xdb, 0, 1, 0x11, 0x70]);
     }
 
     #[test]

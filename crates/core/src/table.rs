@@ -349,8 +349,17 @@ impl Table {
     /// expiries, so expired keys are skipped without a map lookup.
     #[must_use]
     pub fn keys(&self, prefix: &str, now: impl Clock) -> Vec<String> {
+        let mut out = Vec::new();
+        self.for_each_key(prefix, now, |k| out.push(k.to_owned()));
+        out
+    }
+
+    /// Calls `f` with each live key starting with `prefix`, in sorted order,
+    /// after every index lock is released (see [`Table::keys`]).
+    pub fn for_each_key(&self, prefix: &str, now: impl Clock, mut f: impl FnMut(&str)) {
         let now = Now::new(now);
-        let mut out: Vec<String> = Vec::new();
+        // Short keys are inline, so collecting them allocates nothing per key.
+        let mut found: Vec<Key> = Vec::new();
         for shard in &*self.index {
             let shard = shard
                 .lock()
@@ -360,10 +369,12 @@ impl Table {
                 .range::<str, _>((Bound::Included(prefix), Bound::Unbounded))
                 .take_while(|(k, _)| k.starts_with(prefix))
                 .filter(|(_, exp)| live(**exp, &now));
-            out.extend(range.map(|(k, _)| String::from(k.as_str())));
+            found.extend(range.map(|(k, _)| k.clone()));
         }
-        out.sort_unstable();
-        out
+        found.sort_unstable();
+        for k in &found {
+            f(k);
+        }
     }
 
     /// The number of live keys. Frees expired entries first so the count is

@@ -216,13 +216,28 @@ pub fn table_ttl(env: Env, id: u32, key_len: u32) -> Result<f64> {
     })?
 }
 
-/// Live keys starting with the prefix in `[0, prefixLen)`, sorted.
+/// Live keys starting with the prefix in `[0, prefixLen)`, sorted, written
+/// after the prefix as one MessagePack array of strings (one decode in JS:
+/// building a JS array through N-API costs ~100 ns a string). Returns the
+/// bytes written, or `-(n + 1)` when `n` are needed.
 #[napi]
-pub fn table_keys(env: Env, id: u32, prefix_len: u32) -> Result<Vec<String>> {
+pub fn table_keys(env: Env, id: u32, prefix_len: u32) -> Result<i64> {
     let t = table(id)?;
     with_scratch(&env, |buf| {
-        let (p, _) = split(buf, prefix_len)?;
-        Ok(t.keys(key(p)?, now_millis))
+        let (p, out) = split(buf, prefix_len)?;
+        let mut items = Vec::new();
+        let mut count = 0u32;
+        t.for_each_key(key(p)?, now_millis, |k| {
+            msgpack::push_str(k, &mut items);
+            count += 1;
+        });
+        let at = put(out, 0, &msgpack::array32_header(count));
+        let end = put(out, at, &items);
+        Ok(if end <= out.len() {
+            end as i64
+        } else {
+            too_small(end)
+        })
     })?
 }
 
