@@ -1,6 +1,7 @@
 //! ironwood's pure core: data structures and state machines with no I/O, no
 //! async runtime and no JavaScript. Time is always passed in.
 
+pub mod codec;
 pub mod msgpack;
 pub mod registry;
 pub mod table;
