@@ -19,6 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::hash::BuildHasher;
 use std::num::NonZeroU64;
 use std::ops::Bound;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use compact_str::CompactString;
@@ -180,11 +181,45 @@ struct IndexShard {
     expiries: BTreeSet<(NonZeroU64, Key)>,
 }
 
+/// Entry counts, changed only together with the indexes, so `len` is O(1).
+#[derive(Default)]
+struct Counts {
+    /// Entries physically held (live or expired but not yet freed).
+    stored: AtomicUsize,
+    /// Of those, entries with a TTL.
+    with_ttl: AtomicUsize,
+}
+
 impl IndexShard {
-    fn remove(&mut self, key: &Key, expires_at: Expiry) {
+    fn insert(&mut self, key: Key, expires_at: Expiry, counts: &Counts) {
+        if let Some(at) = expires_at {
+            self.expiries.insert((at, key.clone()));
+            counts.with_ttl.fetch_add(1, Ordering::Relaxed);
+        }
+        self.keys.insert(key, expires_at);
+        counts.stored.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn remove(&mut self, key: &Key, expires_at: Expiry, counts: &Counts) {
         self.keys.remove(key);
         if let Some(at) = expires_at {
             self.expiries.remove(&(at, key.clone()));
+            counts.with_ttl.fetch_sub(1, Ordering::Relaxed);
+        }
+        counts.stored.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    fn change_expiry(&mut self, key: &Key, old: Expiry, new: Expiry, counts: &Counts) {
+        if let Some(at) = old {
+            self.expiries.remove(&(at, key.clone()));
+            counts.with_ttl.fetch_sub(1, Ordering::Relaxed);
+        }
+        if let Some(at) = new {
+            self.expiries.insert((at, key.clone()));
+            counts.with_ttl.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Some(slot) = self.keys.get_mut(key) {
+            *slot = new;
         }
     }
 }
@@ -193,6 +228,7 @@ impl IndexShard {
 pub struct Table {
     map: DashMap<Key, Entry, foldhash::fast::RandomState>,
     index: Box<[Mutex<IndexShard>]>,
+    counts: Counts,
 }
 
 impl Default for Table {
@@ -219,6 +255,7 @@ impl Table {
                 MAP_SHARDS,
             ),
             index: (0..INDEX_SHARDS).map(|_| Mutex::default()).collect(),
+            counts: Counts::default(),
         }
     }
 
@@ -338,7 +375,7 @@ impl Table {
         // exactly when it returns true, so the index is updated in step.
         self.map.remove_if(key, |k, e| {
             was_live = e.live(&now);
-            self.index_shard(k).remove(k, e.expires_at);
+            self.index_shard(k).remove(k, e.expires_at, &self.counts);
             true
         });
         was_live
@@ -377,11 +414,13 @@ impl Table {
         }
     }
 
-    /// The number of live keys. Frees expired entries first so the count is
-    /// exact at `now`.
+    /// The number of live keys: O(1) when no key has a TTL; otherwise frees
+    /// expired entries first so the count is exact at `now`.
     pub fn len(&self, now: impl Clock) -> usize {
-        self.purge_expired(now.now());
-        self.map.len()
+        if self.counts.with_ttl.load(Ordering::Relaxed) > 0 {
+            self.purge_expired(now.now());
+        }
+        self.counts.stored.load(Ordering::Relaxed)
     }
 
     /// Whether the table holds no live key.
@@ -392,7 +431,7 @@ impl Table {
     /// Removes every key.
     pub fn clear(&self) {
         self.map.retain(|k, e| {
-            self.index_shard(k).remove(k, e.expires_at);
+            self.index_shard(k).remove(k, e.expires_at, &self.counts);
             false
         });
     }
@@ -419,7 +458,7 @@ impl Table {
                     if e.expires_at != Some(at) {
                         return false;
                     }
-                    self.index_shard(k).remove(k, e.expires_at);
+                    self.index_shard(k).remove(k, e.expires_at, &self.counts);
                     true
                 });
                 freed += usize::from(removed.is_some());
@@ -459,12 +498,7 @@ impl Table {
                 if let Action::Put(value, at) = action {
                     let expires_at = expiry(at);
                     let k = v.key().clone();
-                    let mut shard = self.index_shard(&k);
-                    if let Some(at) = expires_at {
-                        shard.expiries.insert((at, k.clone()));
-                    }
-                    shard.keys.insert(k, expires_at);
-                    drop(shard);
+                    self.index_shard(&k).insert(k, expires_at, &self.counts);
                     v.insert(Entry { value, expires_at });
                 }
                 r
@@ -495,16 +529,8 @@ impl Table {
             Action::SetExpiry(at) => expiry(at),
         };
         if new_expiry != e.expires_at {
-            let mut shard = self.index_shard(key);
-            if let Some(old) = e.expires_at {
-                shard.expiries.remove(&(old, key.clone()));
-            }
-            if let Some(at) = new_expiry {
-                shard.expiries.insert((at, key.clone()));
-            }
-            if let Some(slot) = shard.keys.get_mut(key) {
-                *slot = new_expiry;
-            }
+            self.index_shard(key)
+                .change_expiry(key, e.expires_at, new_expiry, &self.counts);
             e.expires_at = new_expiry;
         }
         r

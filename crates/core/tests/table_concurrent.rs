@@ -80,5 +80,10 @@ fn indexes_agree_with_the_map_after_concurrent_writes() {
         .filter(|k| t.get(k, u64::MAX / 2).is_some())
         .count();
     assert_eq!(t.stored_len(), survivors);
+    assert_eq!(
+        t.len(u64::MAX / 2),
+        survivors,
+        "the O(1) count must match the map"
+    );
     assert_eq!(t.keys("", u64::MAX / 2).len(), survivors);
 }
