@@ -75,6 +75,11 @@ pub enum FrameKind {
     Heartbeat = 0x04,
     /// Answer to a [`FrameKind::Heartbeat`].
     HeartbeatAck = 0x05,
+    /// Mesh gossip, sent only after the handshake: the node names the sender
+    /// is connected to, so the receiver can connect to those it does not
+    /// know (full mesh). Payload: `u16` big-endian count, then per name a
+    /// `u16` big-endian length and UTF-8 bytes (see `docs/wire.md`).
+    Nodes = 0x06,
     /// Orderly or error shutdown of the connection. The payload is a
     /// [`CloseCode`] (`u16` big-endian) followed by an optional UTF-8
     /// reason text; see [`Frame::close`].
@@ -107,12 +112,13 @@ pub enum FrameKind {
 
 impl FrameKind {
     /// Every kind this version knows, in wire-number order.
-    pub const ALL: [FrameKind; 17] = [
+    pub const ALL: [FrameKind; 18] = [
         FrameKind::Hello,
         FrameKind::Challenge,
         FrameKind::Proof,
         FrameKind::Heartbeat,
         FrameKind::HeartbeatAck,
+        FrameKind::Nodes,
         FrameKind::Close,
         FrameKind::Send,
         FrameKind::Link,
@@ -137,6 +143,7 @@ impl FrameKind {
             0x03 => FrameKind::Proof,
             0x04 => FrameKind::Heartbeat,
             0x05 => FrameKind::HeartbeatAck,
+            0x06 => FrameKind::Nodes,
             0x0f => FrameKind::Close,
             0x10 => FrameKind::Send,
             0x20 => FrameKind::Link,
@@ -168,6 +175,7 @@ impl FrameKind {
             FrameKind::Proof => "Proof",
             FrameKind::Heartbeat => "Heartbeat",
             FrameKind::HeartbeatAck => "HeartbeatAck",
+            FrameKind::Nodes => "Nodes",
             FrameKind::Close => "Close",
             FrameKind::Send => "Send",
             FrameKind::Link => "Link",
@@ -705,6 +713,15 @@ mod tests {
             .count();
         assert_eq!(known, FrameKind::ALL.len());
         assert_eq!(FrameKind::from_u8(0), None);
+    }
+
+    #[test]
+    fn nodes_kind_is_0x06() {
+        assert_eq!(FrameKind::Nodes.as_u8(), 0x06);
+        assert_eq!(FrameKind::from_u8(0x06), Some(FrameKind::Nodes));
+        assert_eq!(FrameKind::Nodes.name(), "Nodes");
+        let bytes = encode(FrameKind::Nodes, &[0, 0]);
+        assert_eq!(bytes, [PROTOCOL_VERSION, 0x06, 0, 0, 0, 2, 0, 0]);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! async runtime and no JavaScript. Time is always passed in.
 
 pub mod codec;
+pub mod handshake;
 pub mod msgpack;
 pub mod registry;
 pub mod table;
