@@ -1,8 +1,9 @@
-//! ironwood's I/O layer. The QUIC transport (quinn on tokio) arrives with the
-//! cluster; until then this crate provides the clock that drives the core
-//! (which never reads time itself) and the thread that frees expired entries.
+//! ironwood's I/O layer: the clock that drives the core (which never reads
+//! time itself), the thread that frees expired entries, and the cluster's
+//! QUIC node transport ([`transport`]).
 
 pub mod sweeper;
+pub mod transport;
 
 use std::sync::LazyLock;
 use std::time::Instant;

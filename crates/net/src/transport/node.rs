@@ -1,0 +1,497 @@
+//! A cluster node: the QUIC endpoint, the table of connected peers, and the
+//! public calls the binding wraps.
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use ironwood_core::codec::{CloseCode, FrameEncoder, FrameKind};
+use ironwood_core::handshake::Role;
+use quinn::{Connection, Endpoint, TransportConfig, VarInt};
+use tokio::sync::mpsc;
+
+use super::config::{Auth, NodeConfig};
+use super::error::NetError;
+use super::mesh;
+use super::peer;
+use super::tls;
+
+/// What a node reports, in order, on its events channel
+/// ([`Node::take_events`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A peer finished the handshake and is now in [`Node::nodes`]. Fires
+    /// once per connection, never for a peer that failed authentication.
+    NodeUp {
+        /// The peer's full name, `name@host:port`.
+        node: String,
+    },
+    /// A connected peer was lost. Fires exactly once per [`Event::NodeUp`].
+    /// `reason` is one of `closed` (the peer stopped or disconnected),
+    /// `disconnect` (this node called [`Node::disconnect`]), `stopped`
+    /// (this node stopped), `heartbeat_timeout`, `connection_timeout`,
+    /// `connection_lost`, `frame_too_large`, `protocol_error`,
+    /// `unsupported_version`, `unknown_kind`, `auth_failed`.
+    NodeDown {
+        /// The peer's full name.
+        node: String,
+        /// Why, as listed above.
+        reason: String,
+    },
+    /// A frame from a connected peer (never a transport kind: those are
+    /// handled here).
+    Frame {
+        /// The sender's full name.
+        from: String,
+        /// The frame's kind.
+        kind: FrameKind,
+        /// Its payload, untouched.
+        payload: Vec<u8>,
+    },
+}
+
+/// The receiving end of a node's events.
+pub type Events = mpsc::UnboundedReceiver<Event>;
+
+/// One registered connection to a peer.
+pub(crate) struct PeerHandle {
+    /// Distinguishes this connection from an earlier or later one to the
+    /// same peer, so a superseded connection's end reports nothing.
+    pub(crate) id: u64,
+    pub(crate) conn: Connection,
+    /// Encoded frames for the writer task.
+    pub(crate) tx: mpsc::UnboundedSender<Vec<u8>>,
+    /// The full name of the node that dialed this connection.
+    pub(crate) dialer: String,
+}
+
+/// State shared by the node handle and its tasks.
+pub(crate) struct Shared {
+    pub(crate) name: String,
+    pub(crate) config: NodeConfig,
+    /// The cookie's bytes; empty in mTLS mode, where certificates
+    /// authenticate and the handshake only exchanges names.
+    pub(crate) cookie: Vec<u8>,
+    pub(crate) verify_names: bool,
+    pub(crate) endpoint: Endpoint,
+    pub(crate) encoder: FrameEncoder,
+    peers: Mutex<HashMap<String, PeerHandle>>,
+    /// Addresses being dialed by the mesh, so gossip does not dial twice.
+    dialing: Mutex<HashSet<String>>,
+    events: mpsc::UnboundedSender<Event>,
+    /// Fault injection: stop sending and answering heartbeats.
+    pub(crate) heartbeats_frozen: AtomicBool,
+    next_id: AtomicU64,
+    stopped: AtomicBool,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock cannot leave these maps inconsistent
+    // (every critical section is a single insert/remove), so recover.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Shared {
+    pub(crate) fn is_stopped(&self) -> bool {
+        self.stopped.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn emit(&self, event: Event) {
+        // A dropped receiver means nobody listens; not an error.
+        let _ = self.events.send(event);
+    }
+
+    pub(crate) fn frame_bytes(&self, kind: FrameKind, payload: &[u8]) -> Option<Vec<u8>> {
+        let mut out = Vec::new();
+        self.encoder.encode(kind, payload, &mut out).ok()?;
+        Some(out)
+    }
+
+    pub(crate) fn is_connected(&self, name: &str) -> bool {
+        lock(&self.peers).contains_key(name)
+    }
+
+    /// Registers an authenticated connection. Returns its id, or `None` if
+    /// it lost to another connection to the same peer and was closed.
+    /// Two connections to one peer (both nodes dialed at once) are resolved
+    /// the same way on both sides: the one dialed by the smaller name wins,
+    /// silently (no NodeDown/NodeUp for the swap).
+    pub(crate) fn register(
+        self: &Arc<Self>,
+        peer: &str,
+        conn: Connection,
+        tx: mpsc::UnboundedSender<Vec<u8>>,
+        dialer: String,
+    ) -> Option<u64> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let mut peers = lock(&self.peers);
+        if self.is_stopped() {
+            conn.close(close_code(CloseCode::NORMAL), b"stopping");
+            return None;
+        }
+        let handle = PeerHandle {
+            id,
+            conn,
+            tx,
+            dialer,
+        };
+        if let Some(old) = peers.get(peer) {
+            if old.dialer <= handle.dialer {
+                handle
+                    .conn
+                    .close(close_code(CloseCode::NORMAL), b"duplicate connection");
+                return None;
+            }
+            log::debug!("{}: replacing a duplicate connection to {peer}", self.name);
+            old.conn
+                .close(close_code(CloseCode::NORMAL), b"duplicate connection");
+            peers.insert(peer.to_owned(), handle);
+            return Some(id);
+        }
+        // Mesh gossip: tell the newcomer whom we know, and everyone else
+        // about the newcomer. Sent under the lock so it precedes any frame
+        // the caller sends after NodeUp.
+        let others: Vec<&str> = peers.keys().map(String::as_str).collect();
+        if let Some(bytes) = self.frame_bytes(FrameKind::Nodes, &mesh::encode_nodes(others)) {
+            let _ = handle.tx.send(bytes);
+        }
+        if let Some(bytes) = self.frame_bytes(FrameKind::Nodes, &mesh::encode_nodes([peer])) {
+            for p in peers.values() {
+                let _ = p.tx.send(bytes.clone());
+            }
+        }
+        peers.insert(peer.to_owned(), handle);
+        self.emit(Event::NodeUp {
+            node: peer.to_owned(),
+        });
+        Some(id)
+    }
+
+    /// Reports connection `id` to `peer` lost, once: the first caller
+    /// removes it and emits NodeDown; later calls (or calls for a
+    /// superseded connection) do nothing. Closes the connection with
+    /// `code`.
+    pub(crate) fn peer_lost(&self, peer: &str, id: u64, reason: &str, code: CloseCode) {
+        let mut peers = lock(&self.peers);
+        if peers.get(peer).is_some_and(|p| p.id == id) {
+            if let Some(p) = peers.remove(peer) {
+                p.conn.close(close_code(code), reason.as_bytes());
+            }
+            log::info!("{}: node {peer} down: {reason}", self.name);
+            self.emit(Event::NodeDown {
+                node: peer.to_owned(),
+                reason: reason.to_owned(),
+            });
+        }
+    }
+
+    /// Connects to the node at `target` (`name@host:port` or `host:port`)
+    /// and authenticates it; returns its full name.
+    pub(crate) async fn dial(self: &Arc<Self>, target: &str) -> Result<String, NetError> {
+        if self.is_stopped() {
+            return Err(NetError::Stopped);
+        }
+        let (host, port) = mesh::dial_address(target)
+            .ok_or_else(|| NetError::InvalidAddress(target.to_owned()))?;
+        if let Some(name) = lock(&self.peers)
+            .keys()
+            .find(|n| mesh::dial_address(n) == Some((host, port)))
+        {
+            return Ok(name.clone());
+        }
+        let addr: SocketAddr = tokio::net::lookup_host((host, port))
+            .await
+            .map_err(|e| NetError::InvalidAddress(format!("{target}: {e}")))?
+            .next()
+            .ok_or_else(|| NetError::InvalidAddress(target.to_owned()))?;
+        let server_name = if self.verify_names {
+            host
+        } else {
+            tls::COOKIE_SERVER_NAME
+        };
+        let connecting = self
+            .endpoint
+            .connect(addr, server_name)
+            .map_err(|e| NetError::Connect(format!("{target}: {e}")))?;
+        let shared = self.clone();
+        let fut = async move {
+            let conn = connecting
+                .await
+                .map_err(|e| NetError::Connect(format!("{addr}: {e}")))?;
+            peer::establish(shared, conn, Role::Initiator).await
+        };
+        tokio::time::timeout(self.config.handshake_timeout, fut)
+            .await
+            .map_err(|_| NetError::Connect(format!("{target}: handshake timed out")))?
+    }
+
+    /// Dials a node learnt from gossip, unless known, being dialed, or
+    /// ours to wait for (the node with the smaller name dials, so two nodes
+    /// learning of each other at once do not both connect).
+    pub(crate) fn dial_learnt(self: &Arc<Self>, name: String) {
+        if name == self.name || self.name > name || self.is_connected(&name) || self.is_stopped() {
+            return;
+        }
+        if !lock(&self.dialing).insert(name.clone()) {
+            return;
+        }
+        let shared = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = shared.dial(&name).await {
+                log::warn!("{}: mesh connect to {name} failed: {e}", shared.name);
+            }
+            lock(&shared.dialing).remove(&name);
+        });
+    }
+}
+
+/// The QUIC application error code carrying a [`CloseCode`].
+pub(crate) fn close_code(code: CloseCode) -> VarInt {
+    VarInt::from_u32(u32::from(code.0))
+}
+
+/// A running cluster node. Dropping it closes every connection at once
+/// (peers see `closed`); [`Node::stop`] does the same and waits for the
+/// close to be sent.
+pub struct Node {
+    shared: Arc<Shared>,
+    events: Mutex<Option<Events>>,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("name", &self.shared.name)
+            .finish()
+    }
+}
+
+impl Node {
+    /// Binds the UDP socket, starts accepting peers and connects to the
+    /// seeds in the background. Must be called inside a tokio runtime (see
+    /// [`crate::transport::runtime`]). Fails on an invalid configuration —
+    /// an empty cookie included: there is no unauthenticated mode.
+    pub async fn start(config: NodeConfig) -> Result<Node, NetError> {
+        if !mesh::valid_short_name(&config.name) {
+            return Err(NetError::Config(format!(
+                "name {:?} must be 1-64 letters, digits, '_', '-' or '.'",
+                config.name
+            )));
+        }
+        let cookie = match &config.auth {
+            Auth::Cookie(c) if c.is_empty() => {
+                return Err(NetError::Config(
+                    "a cookie or TLS material is required: refusing to start an unauthenticated node"
+                        .into(),
+                ));
+            }
+            Auth::Cookie(c) => c.as_bytes().to_vec(),
+            Auth::Tls { .. } => Vec::new(),
+        };
+        if config.heartbeat_interval.is_zero()
+            || config.heartbeat_timeout <= config.heartbeat_interval
+        {
+            return Err(NetError::Config(
+                "heartbeat_timeout must be greater than a non-zero heartbeat_interval".into(),
+            ));
+        }
+        let crypto = tls::build(&config.auth)?;
+        let transport = Arc::new(transport_config(&config));
+        let mut server = quinn::ServerConfig::with_crypto(crypto.server.clone());
+        server.transport_config(transport.clone());
+        let mut client = quinn::ClientConfig::new(crypto.client.clone());
+        client.transport_config(transport);
+        let ip: std::net::IpAddr = config.host.parse().map_err(|_| {
+            NetError::Config(format!("host {:?} must be an IP address", config.host))
+        })?;
+        let mut endpoint = Endpoint::server(server, SocketAddr::new(ip, config.port))
+            .map_err(|e| NetError::Bind(format!("{}:{}: {e}", config.host, config.port)))?;
+        endpoint.set_default_client_config(client);
+        let port = endpoint
+            .local_addr()
+            .map_err(|e| NetError::Bind(e.to_string()))?
+            .port();
+        let host = if ip.is_ipv6() {
+            format!("[{ip}]")
+        } else {
+            ip.to_string()
+        };
+        let name = format!("{}@{host}:{port}", config.name);
+        let (tx, rx) = mpsc::unbounded_channel();
+        let shared = Arc::new(Shared {
+            name,
+            encoder: FrameEncoder::with_max_frame_size(config.max_frame_size),
+            cookie,
+            verify_names: crypto.verify_names,
+            endpoint,
+            peers: Mutex::new(HashMap::new()),
+            dialing: Mutex::new(HashSet::new()),
+            events: tx,
+            heartbeats_frozen: AtomicBool::new(false),
+            next_id: AtomicU64::new(1),
+            stopped: AtomicBool::new(false),
+            config,
+        });
+        tokio::spawn(peer::accept_loop(shared.clone()));
+        for seed in shared.config.seeds.clone() {
+            let s = shared.clone();
+            tokio::spawn(async move {
+                if let Err(e) = s.dial(&seed).await {
+                    log::warn!("{}: seed {seed}: {e}", s.name);
+                }
+            });
+        }
+        Ok(Node {
+            shared,
+            events: Mutex::new(Some(rx)),
+        })
+    }
+
+    /// This node's full name, `name@host:port`, with the port actually
+    /// bound (so port 0 in the config shows the chosen one).
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.shared.name
+    }
+
+    /// The local UDP address the node listens on.
+    pub fn local_addr(&self) -> Result<SocketAddr, NetError> {
+        self.shared
+            .endpoint
+            .local_addr()
+            .map_err(|e| NetError::Bind(e.to_string()))
+    }
+
+    /// The events channel. Returns it once; later calls return `None`.
+    /// Events are buffered until it is taken.
+    pub fn take_events(&self) -> Option<Events> {
+        lock(&self.events).take()
+    }
+
+    /// Connects to `target` (`name@host:port`, or `host:port`), runs the
+    /// handshake and returns the peer's full name. Returns at once if that
+    /// address is already connected. A wrong cookie is
+    /// [`NetError::AuthFailed`].
+    pub async fn connect(&self, target: &str) -> Result<String, NetError> {
+        self.shared.dial(target).await
+    }
+
+    /// Closes the connection to `node` (its NodeDown reason here is
+    /// `disconnect`, on the peer `closed`). Returns whether it was
+    /// connected.
+    pub fn disconnect(&self, node: &str) -> bool {
+        let id = lock(&self.shared.peers).get(node).map(|p| p.id);
+        match id {
+            Some(id) => {
+                self.shared
+                    .peer_lost(node, id, "disconnect", CloseCode::NORMAL);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Queues one frame to `node`. Frames to one node are delivered in the
+    /// order they were queued (one ordered stream per peer). Never blocks:
+    /// the queue is unbounded (backpressure is future work). Transport
+    /// kinds (handshake, heartbeats, Nodes, Close) are refused.
+    pub fn send(&self, node: &str, kind: FrameKind, payload: &[u8]) -> Result<(), NetError> {
+        if kind.as_u8() < FrameKind::Send.as_u8() {
+            return Err(NetError::Config(format!(
+                "{kind} frames are reserved for the transport"
+            )));
+        }
+        if self.shared.is_stopped() {
+            return Err(NetError::Stopped);
+        }
+        let mut bytes = Vec::new();
+        self.shared
+            .encoder
+            .encode(kind, payload, &mut bytes)
+            .map_err(|_| NetError::FrameTooLarge {
+                len: payload.len() as u64,
+                max: self.shared.encoder.max_frame_size(),
+            })?;
+        let peers = lock(&self.shared.peers);
+        let peer = peers
+            .get(node)
+            .ok_or_else(|| NetError::NotConnected(node.to_owned()))?;
+        peer.tx
+            .send(bytes)
+            .map_err(|_| NetError::NotConnected(node.to_owned()))
+    }
+
+    /// The connected nodes (authenticated, not yet down), self excluded,
+    /// sorted.
+    #[must_use]
+    pub fn nodes(&self) -> Vec<String> {
+        let mut v: Vec<String> = lock(&self.shared.peers).keys().cloned().collect();
+        v.sort();
+        v
+    }
+
+    /// Stops the node: every peer gets NodeDown `stopped` here and
+    /// `closed` on its side, the socket is closed, and this waits (at most
+    /// a second) for the closes to be sent. Idempotent.
+    pub async fn stop(&self) {
+        if self.shared.stopped.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let peers: Vec<(String, u64)> = lock(&self.shared.peers)
+            .iter()
+            .map(|(n, p)| (n.clone(), p.id))
+            .collect();
+        for (name, id) in peers {
+            self.shared
+                .peer_lost(&name, id, "stopped", CloseCode::NORMAL);
+        }
+        self.shared
+            .endpoint
+            .close(close_code(CloseCode::NORMAL), b"stopping");
+        let _ =
+            tokio::time::timeout(Duration::from_secs(1), self.shared.endpoint.wait_idle()).await;
+    }
+
+    /// Fault injection for tests (ARCHITECTURE.md, Testing): while frozen,
+    /// this node neither sends nor answers heartbeats, as if its runtime
+    /// had hung, so its peers declare it down with `heartbeat_timeout`.
+    #[doc(hidden)]
+    pub fn set_heartbeats_frozen(&self, frozen: bool) {
+        self.shared
+            .heartbeats_frozen
+            .store(frozen, Ordering::Release);
+    }
+
+    /// For tests that play a raw (misbehaving) peer: a quinn client config
+    /// that accepts any certificate and speaks this transport's ALPN.
+    #[doc(hidden)]
+    pub fn raw_client_config() -> Result<quinn::ClientConfig, NetError> {
+        let crypto = tls::build(&Auth::Cookie("raw".into()))?;
+        Ok(quinn::ClientConfig::new(crypto.client))
+    }
+
+    /// The TLS server name a raw client must use in cookie mode.
+    #[doc(hidden)]
+    pub const RAW_SERVER_NAME: &'static str = tls::COOKIE_SERVER_NAME;
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if !self.shared.stopped.swap(true, Ordering::AcqRel) {
+            self.shared
+                .endpoint
+                .close(close_code(CloseCode::NORMAL), b"stopping");
+        }
+    }
+}
+
+/// QUIC settings: our heartbeats are the liveness check, so QUIC's idle
+/// timeout is only a backstop, well above the heartbeat timeout.
+fn transport_config(config: &NodeConfig) -> TransportConfig {
+    let mut t = TransportConfig::default();
+    let idle = (config.heartbeat_timeout * 3).max(Duration::from_secs(10));
+    t.max_idle_timeout(quinn::IdleTimeout::try_from(idle).ok());
+    t
+}

@@ -1,0 +1,359 @@
+//! One connection's life: the cookie handshake on the first bidirectional
+//! stream, then a reader, a writer and a heartbeat task until it closes.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use ironwood_core::codec::{CloseCode, CodecError, Frame, FrameDecoder, FrameKind, HEADER_LEN};
+use ironwood_core::handshake::{EXPORTER_LABEL, EXPORTER_LEN, Handshake, NONCE_LEN, Role};
+use quinn::{Connection, ConnectionError, RecvStream, SendStream};
+use tokio::sync::mpsc;
+
+use super::error::NetError;
+use super::heartbeat;
+use super::mesh;
+use super::node::{Event, Shared, close_code};
+use crate::now_millis;
+
+/// The largest handshake frame payload read (a Hello's name is at most 255
+/// bytes): an unauthenticated peer can make us buffer no more than this.
+const HANDSHAKE_MAX_FRAME: u32 = 1024;
+/// Read buffer for established connections.
+const READ_CHUNK: usize = 64 * 1024;
+/// The writer coalesces queued frames up to this many bytes per write.
+const WRITE_BATCH: usize = 256 * 1024;
+
+/// Accepts connections until the endpoint closes; each is handshaken on
+/// its own task, bounded by the handshake timeout.
+pub(crate) async fn accept_loop(shared: Arc<Shared>) {
+    while let Some(incoming) = shared.endpoint.accept().await {
+        let s = shared.clone();
+        tokio::spawn(async move {
+            let timeout = s.config.handshake_timeout;
+            let s2 = s.clone();
+            let fut = async move {
+                let conn = incoming
+                    .await
+                    .map_err(|e| NetError::Connect(e.to_string()))?;
+                establish(s2, conn, Role::Acceptor).await
+            };
+            match tokio::time::timeout(timeout, fut).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => log::warn!("{}: refused an incoming connection: {e}", s.name),
+                Err(_) => log::warn!("{}: incoming handshake timed out", s.name),
+            }
+        });
+    }
+}
+
+/// Runs the handshake on `conn`, registers the peer and starts its tasks.
+/// Returns the peer's full name. On failure the connection is closed with
+/// the reason's code and nothing is registered.
+pub(crate) async fn establish(
+    shared: Arc<Shared>,
+    conn: Connection,
+    role: Role,
+) -> Result<String, NetError> {
+    let (peer, send, recv) = match handshake(&shared, &conn, role).await {
+        Ok(ok) => ok,
+        Err((code, err)) => {
+            conn.close(close_code(code), err.to_string().as_bytes());
+            return Err(err);
+        }
+    };
+    if peer == shared.name {
+        conn.close(close_code(CloseCode::NORMAL), b"connected to itself");
+        return Err(NetError::Connect("connected to this node itself".into()));
+    }
+    let (tx, rx) = mpsc::unbounded_channel();
+    let dialer = match role {
+        Role::Initiator => shared.name.clone(),
+        Role::Acceptor => peer.clone(),
+    };
+    // The writer starts first so the gossip queued by `register` flows.
+    tokio::spawn(writer(send, rx));
+    let Some(id) = shared.register(&peer, conn.clone(), tx.clone(), dialer) else {
+        return Ok(peer);
+    };
+    let last_heard = Arc::new(AtomicU64::new(now_millis()));
+    tokio::spawn(heartbeats(
+        shared.clone(),
+        conn.clone(),
+        peer.clone(),
+        id,
+        tx.clone(),
+        last_heard.clone(),
+    ));
+    tokio::spawn(reader(shared, conn, peer.clone(), id, recv, tx, last_heard));
+    Ok(peer)
+}
+
+type Refusal = (CloseCode, NetError);
+
+fn auth_failed(e: impl std::fmt::Display) -> Refusal {
+    (CloseCode::AUTH_FAILED, NetError::AuthFailed(e.to_string()))
+}
+
+/// What the peer's closing of the connection means for us.
+fn read_refusal(e: impl std::fmt::Display, conn: &Connection) -> Refusal {
+    match conn.close_reason() {
+        Some(ConnectionError::ApplicationClosed(c))
+            if c.error_code == close_code(CloseCode::AUTH_FAILED) =>
+        {
+            auth_failed(format!(
+                "refused by the peer: {}",
+                String::from_utf8_lossy(&c.reason)
+            ))
+        }
+        _ => (
+            CloseCode::PROTOCOL_ERROR,
+            NetError::Connect(format!("during the handshake: {e}")),
+        ),
+    }
+}
+
+async fn write_frames(
+    send: &mut SendStream,
+    frames: &[Frame],
+    conn: &Connection,
+) -> Result<(), Refusal> {
+    let mut out = Vec::new();
+    for f in frames {
+        f.encode_into(&mut out).map_err(auth_failed)?;
+    }
+    send.write_all(&out)
+        .await
+        .map_err(|e| read_refusal(e, conn))
+}
+
+/// Reads exactly one frame, refusing more than [`HANDSHAKE_MAX_FRAME`]
+/// bytes, and nothing beyond it, so no post-handshake byte is consumed.
+async fn read_one_frame(recv: &mut RecvStream, conn: &Connection) -> Result<Frame, Refusal> {
+    let mut header = [0u8; HEADER_LEN];
+    recv.read_exact(&mut header)
+        .await
+        .map_err(|e| read_refusal(e, conn))?;
+    let mut dec = FrameDecoder::with_max_frame_size(HANDSHAKE_MAX_FRAME);
+    dec.push(&header);
+    if let Err(e) = dec.next_frame() {
+        return Err((e.close_code(), NetError::AuthFailed(e.to_string())));
+    }
+    let len = u32::from_be_bytes([header[2], header[3], header[4], header[5]]) as usize;
+    let mut body = vec![0u8; len];
+    recv.read_exact(&mut body)
+        .await
+        .map_err(|e| read_refusal(e, conn))?;
+    dec.push(&body);
+    match dec.next_frame() {
+        Ok(Some(f)) => Ok(f),
+        Ok(None) => Err(auth_failed("truncated handshake frame")),
+        Err(e) => Err((e.close_code(), NetError::AuthFailed(e.to_string()))),
+    }
+}
+
+async fn handshake(
+    shared: &Shared,
+    conn: &Connection,
+    role: Role,
+) -> Result<(String, SendStream, RecvStream), Refusal> {
+    let mut exporter = [0u8; EXPORTER_LEN];
+    conn.export_keying_material(&mut exporter, EXPORTER_LABEL, b"")
+        .map_err(|_| auth_failed("TLS keying-material export failed"))?;
+    let nonce: [u8; NONCE_LEN] = rand::random();
+    let (mut send, mut recv) = match role {
+        Role::Initiator => conn.open_bi().await,
+        Role::Acceptor => conn.accept_bi().await,
+    }
+    .map_err(|e| read_refusal(e, conn))?;
+    let (mut hs, first) = Handshake::new(role, &shared.cookie, exporter, &shared.name, nonce);
+    if !first.is_empty() {
+        write_frames(&mut send, &first, conn).await?;
+    }
+    loop {
+        let frame = read_one_frame(&mut recv, conn).await?;
+        let out = hs
+            .on_frame(&frame)
+            .map_err(|e| (e.close_code(), NetError::AuthFailed(e.to_string())))?;
+        if !out.is_empty() {
+            write_frames(&mut send, &out, conn).await?;
+        }
+        if let Some(peer) = hs.peer_name() {
+            return Ok((peer.to_owned(), send, recv));
+        }
+    }
+}
+
+/// Writes queued frames in order, coalescing what is queued into one
+/// write. Ends when every sender is gone (the peer was removed) or the
+/// stream fails.
+async fn writer(mut send: SendStream, mut rx: mpsc::UnboundedReceiver<Vec<u8>>) {
+    while let Some(mut buf) = rx.recv().await {
+        while buf.len() < WRITE_BATCH {
+            match rx.try_recv() {
+                Ok(more) => buf.extend_from_slice(&more),
+                Err(_) => break,
+            }
+        }
+        if send.write_all(&buf).await.is_err() {
+            return;
+        }
+    }
+    let _ = send.finish();
+}
+
+/// Sends a heartbeat every interval and declares the peer down when it has
+/// been silent for longer than the timeout.
+async fn heartbeats(
+    shared: Arc<Shared>,
+    conn: Connection,
+    peer: String,
+    id: u64,
+    tx: mpsc::UnboundedSender<Vec<u8>>,
+    last_heard: Arc<AtomicU64>,
+) {
+    let timeout = shared.config.heartbeat_timeout.as_millis() as u64;
+    let mut tick = tokio::time::interval(shared.config.heartbeat_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let Some(beat) = shared.frame_bytes(FrameKind::Heartbeat, &[]) else {
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = conn.closed() => return,
+        }
+        if heartbeat::timed_out(now_millis(), last_heard.load(Ordering::Acquire), timeout) {
+            log::warn!("{}: no heartbeat from {peer} for {timeout} ms", shared.name);
+            shared.peer_lost(&peer, id, "heartbeat_timeout", CloseCode::HEARTBEAT_TIMEOUT);
+            return;
+        }
+        if !shared.heartbeats_frozen.load(Ordering::Acquire) && tx.send(beat.clone()).is_err() {
+            return;
+        }
+    }
+}
+
+/// The NodeDown reason for a close code (ours or the peer's).
+fn reason_for(code: CloseCode) -> &'static str {
+    match code {
+        CloseCode::AUTH_FAILED => "auth_failed",
+        CloseCode::HEARTBEAT_TIMEOUT => "heartbeat_timeout",
+        CloseCode::FRAME_TOO_LARGE => "frame_too_large",
+        CloseCode::PROTOCOL_ERROR => "protocol_error",
+        CloseCode::UNSUPPORTED_VERSION => "unsupported_version",
+        CloseCode::UNKNOWN_KIND => "unknown_kind",
+        _ => "closed",
+    }
+}
+
+fn reason_for_connection_error(e: &ConnectionError) -> &'static str {
+    match e {
+        ConnectionError::ApplicationClosed(c) => reason_for(CloseCode(
+            u16::try_from(c.error_code.into_inner()).unwrap_or(u16::MAX),
+        )),
+        ConnectionError::TimedOut => "connection_timeout",
+        ConnectionError::LocallyClosed => "closed",
+        _ => "connection_lost",
+    }
+}
+
+/// Reads frames until the connection ends, then reports the peer lost
+/// with the reason (a no-op if someone already did).
+async fn reader(
+    shared: Arc<Shared>,
+    conn: Connection,
+    peer: String,
+    id: u64,
+    mut recv: RecvStream,
+    tx: mpsc::UnboundedSender<Vec<u8>>,
+    last_heard: Arc<AtomicU64>,
+) {
+    let mut dec = FrameDecoder::with_max_frame_size(shared.config.max_frame_size);
+    let mut buf = vec![0u8; READ_CHUNK];
+    let (reason, code) = 'read: loop {
+        match recv.read(&mut buf).await {
+            Ok(Some(n)) => {
+                last_heard.store(now_millis(), Ordering::Release);
+                dec.push(&buf[..n]);
+                loop {
+                    match dec.next_frame() {
+                        Ok(Some(frame)) => {
+                            if let Err(stop) = on_frame(&shared, &peer, &tx, frame) {
+                                break 'read stop;
+                            }
+                        }
+                        Ok(None) => break,
+                        Err(e) => {
+                            log::warn!("{}: closing {peer}: {e}", shared.name);
+                            break 'read (codec_reason(&e), e.close_code());
+                        }
+                    }
+                }
+            }
+            // The peer finished its stream: an orderly goodbye.
+            Ok(None) => break ("closed", CloseCode::NORMAL),
+            Err(_) => {
+                let reason = conn
+                    .close_reason()
+                    .as_ref()
+                    .map_or("connection_lost", reason_for_connection_error);
+                break (reason, CloseCode::NORMAL);
+            }
+        }
+    };
+    shared.peer_lost(&peer, id, reason, code);
+}
+
+fn codec_reason(e: &CodecError) -> &'static str {
+    reason_for(e.close_code())
+}
+
+/// Handles one frame from an authenticated peer; `Err` closes it.
+fn on_frame(
+    shared: &Arc<Shared>,
+    peer: &str,
+    tx: &mpsc::UnboundedSender<Vec<u8>>,
+    frame: Frame,
+) -> Result<(), (&'static str, CloseCode)> {
+    match frame.kind {
+        FrameKind::Heartbeat => {
+            if !shared.heartbeats_frozen.load(Ordering::Acquire)
+                && let Some(ack) = shared.frame_bytes(FrameKind::HeartbeatAck, &[])
+            {
+                let _ = tx.send(ack);
+            }
+            Ok(())
+        }
+        FrameKind::HeartbeatAck => Ok(()),
+        FrameKind::Close => {
+            let code = frame.as_close().map_or(CloseCode::NORMAL, |(c, _)| c);
+            Err((reason_for(code), CloseCode::NORMAL))
+        }
+        FrameKind::Nodes => {
+            let Some(names) = mesh::decode_nodes(&frame.payload) else {
+                log::warn!("{}: malformed Nodes frame from {peer}", shared.name);
+                return Err(("protocol_error", CloseCode::PROTOCOL_ERROR));
+            };
+            for name in names {
+                shared.dial_learnt(name);
+            }
+            Ok(())
+        }
+        FrameKind::Hello | FrameKind::Challenge | FrameKind::Proof => {
+            log::warn!(
+                "{}: {} frame from {peer} after the handshake",
+                shared.name,
+                frame.kind
+            );
+            Err(("protocol_error", CloseCode::PROTOCOL_ERROR))
+        }
+        kind => {
+            shared.emit(Event::Frame {
+                from: peer.to_owned(),
+                kind,
+                payload: frame.payload,
+            });
+            Ok(())
+        }
+    }
+}

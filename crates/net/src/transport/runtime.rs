@@ -1,0 +1,26 @@
+//! The one tokio runtime of the process, started by the first cluster call.
+
+use std::sync::OnceLock;
+
+use tokio::runtime::Runtime;
+
+static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+
+/// The process-wide runtime the transport runs on, created on first use
+/// with two worker threads named `ironwood-net`. The binding enters it
+/// (`runtime().block_on(..)` / `spawn`) for every cluster call. Heartbeats
+/// are answered on these threads, so a JS thread busy for seconds never
+/// makes its peers declare it down.
+///
+/// # Panics
+/// If the OS refuses to start the threads.
+pub fn runtime() -> &'static Runtime {
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("ironwood-net")
+            .enable_all()
+            .build()
+            .unwrap_or_else(|e| panic!("cannot start the ironwood-net runtime: {e}"))
+    })
+}
