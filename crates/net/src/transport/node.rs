@@ -141,12 +141,12 @@ impl Shared {
             if old.dialer <= handle.dialer {
                 handle
                     .conn
-                    .close(close_code(CloseCode::NORMAL), b"duplicate connection");
+                    .close(close_code(DUPLICATE), b"duplicate connection");
                 return None;
             }
             log::debug!("{}: replacing a duplicate connection to {peer}", self.name);
             old.conn
-                .close(close_code(CloseCode::NORMAL), b"duplicate connection");
+                .close(close_code(DUPLICATE), b"duplicate connection");
             peers.insert(peer.to_owned(), handle);
             return Some(id);
         }
@@ -246,6 +246,12 @@ impl Shared {
         });
     }
 }
+
+/// A transport-level close code (not a codec one): this connection lost to
+/// another between the same two nodes. The side that receives it does not
+/// report the peer down at once: the winning connection is about to
+/// register (see `peer::reader`).
+pub(crate) const DUPLICATE: CloseCode = CloseCode(0x100);
 
 /// The QUIC application error code carrying a [`CloseCode`].
 pub(crate) fn close_code(code: CloseCode) -> VarInt {

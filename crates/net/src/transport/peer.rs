@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use super::error::NetError;
 use super::heartbeat;
 use super::mesh;
-use super::node::{Event, Shared, close_code};
+use super::node::{DUPLICATE, Event, Shared, close_code};
 use crate::now_millis;
 
 /// The largest handshake frame payload read (a Hello's name is at most 255
@@ -293,6 +293,19 @@ async fn reader(
             // The peer finished its stream: an orderly goodbye.
             Ok(None) => break ("closed", CloseCode::NORMAL),
             Err(_) => {
+                if let Some(ConnectionError::ApplicationClosed(c)) = conn.close_reason()
+                    && c.error_code == close_code(DUPLICATE)
+                {
+                    // The peer kept another connection to us, which is
+                    // finishing its handshake here and will replace this
+                    // one silently; only if it never does is the peer down.
+                    let grace = shared.config.handshake_timeout;
+                    tokio::spawn(async move {
+                        tokio::time::sleep(grace).await;
+                        shared.peer_lost(&peer, id, "closed", CloseCode::NORMAL);
+                    });
+                    return;
+                }
                 let reason = conn
                     .close_reason()
                     .as_ref()
