@@ -125,6 +125,12 @@ async fn garbage_from_a_raw_client_closes_only_that_connection() {
     }
     assert_quiet(&mut ea, Duration::from_millis(200)).await;
 
+    // Garbage UDP datagrams on the port are dropped by QUIC.
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    for len in [1usize, 40, 1200] {
+        udp.send_to(&vec![0x5a; len], addr).unwrap();
+    }
+
     // The node still serves a real peer.
     let (b, _eb) = start("b", "raw").await;
     b.connect(a.name()).await.unwrap();
