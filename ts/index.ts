@@ -59,3 +59,12 @@ export { DynamicSupervisor, type DynamicSupervisorOptions } from './dynamic-supe
 export { type ChildCounts, type ChildInfo, type ChildStatus } from './supervisor-server.js'
 export { type RegisteredFunction, functions } from './functions.js'
 export { type ProcessInfo, type SupervisedChild, type SupervisorTree, processInfo, processes, supervisionTree } from './introspection.js'
+export {
+  type ClusterOptions,
+  type ClusterTlsOptions,
+  type NodeEvent,
+  type NodeEventInfo,
+  type NodeEventListener,
+  cluster,
+  nodes,
+} from './cluster.js'

@@ -7,5 +7,6 @@
 // Exports are reached from JS only, so a plain `cargo test` build sees them unused.
 #![cfg_attr(test, allow(dead_code))]
 
+mod cluster;
 mod scratch;
 mod table;

@@ -1,0 +1,401 @@
+//! The cluster binding: a thin wrapper over `ironwood_net::transport`.
+//!
+//! One `ClusterNode` per started node. Start and connect run on the shared
+//! `transport::runtime()` (started by the first `start`, never before) and
+//! settle a promise; transport failures come back as values
+//! (`ClusterOutcome.error`), which `ts/cluster.ts` turns into typed errors.
+//! Events come back through one ThreadsafeFunction per node, batched: while
+//! a JS call is queued, new events join its batch instead of queuing more
+//! calls, so a busy JS thread gets one callback carrying everything that
+//! accumulated. The batch after `stop()` ends with a `stopped` event, then
+//! the ThreadsafeFunction is released so it no longer keeps the process alive.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use ironwood_net::transport::{self, Auth, Event, Events, NetError, Node, NodeConfig};
+use napi::bindgen_prelude::{Buffer, Function, Object};
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::{Env, Error, Result, Status};
+use napi_derive::napi;
+use tokio::sync::oneshot;
+
+/// What `start` needs. TypeScript validates and fills the defaults.
+#[napi(object)]
+pub struct ClusterConfig {
+    /// The short name (before `@`).
+    pub name: String,
+    /// The address to listen on; also the host in the node's name.
+    pub host: String,
+    /// The UDP port; 0 picks a free one.
+    pub port: u32,
+    /// The shared cookie, unless `tls` is given.
+    pub cookie: Option<String>,
+    /// mTLS: this node's certificate chain, PEM.
+    pub tls_cert: Option<String>,
+    /// mTLS: this node's private key, PEM.
+    pub tls_key: Option<String>,
+    /// mTLS: the CA peers must chain to, PEM.
+    pub tls_ca: Option<String>,
+    /// Nodes to connect to once listening.
+    pub seeds: Vec<String>,
+    /// Milliseconds between heartbeats.
+    pub heartbeat_interval_ms: Option<u32>,
+    /// Milliseconds of silence before a peer is down.
+    pub heartbeat_timeout_ms: Option<u32>,
+}
+
+/// The result of `start` or `connect`: `error` is absent on success and
+/// `name` is this node's (start) or the peer's (connect) full name.
+#[napi(object)]
+pub struct ClusterOutcome {
+    /// `config`, `tls`, `bind`, `address`, `connect`, `auth`,
+    /// `notconnected`, `toolarge`, `stopped`, or `started` (start called twice).
+    pub error: Option<String>,
+    /// A human-readable description of the error.
+    pub message: Option<String>,
+    /// The full node name on success.
+    pub name: Option<String>,
+    /// `start` only: why each seed that could not be connected failed.
+    pub seed_errors: Vec<String>,
+}
+
+/// One event of a batch.
+#[napi(object)]
+pub struct ClusterEvent {
+    /// `nodeup`, `nodedown`, `frame`, or `stopped` (the last event after `stop()`).
+    #[napi(js_name = "type")]
+    pub kind_name: String,
+    /// The peer's full name (empty for `stopped`).
+    pub node: String,
+    /// Why a node went down.
+    pub reason: Option<String>,
+    /// A frame's kind byte.
+    pub kind: Option<u32>,
+    /// A frame's payload.
+    pub payload: Option<Buffer>,
+}
+
+/// Events waiting for the JS thread, and whether a JS call is queued to
+/// take them.
+#[derive(Default)]
+struct Batch {
+    events: Vec<ClusterEvent>,
+    scheduled: bool,
+}
+
+type Tsfn = ThreadsafeFunction<(), (), Vec<ClusterEvent>, Status, false>;
+
+/// Resolves a promise with an outcome (one type for every branch).
+type Settle = Box<dyn FnOnce(Env) -> Result<ClusterOutcome> + Send>;
+
+fn settle(out: ClusterOutcome) -> Settle {
+    Box::new(move |_| Ok(out))
+}
+
+struct Running {
+    node: Arc<Node>,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+/// A node's handle. Create one per `start`.
+#[napi]
+pub struct ClusterNode {
+    running: Arc<Mutex<Option<Running>>>,
+    started: bool,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn code(e: &NetError) -> &'static str {
+    match e {
+        NetError::Config(_) => "config",
+        NetError::Tls(_) => "tls",
+        NetError::Bind(_) => "bind",
+        NetError::InvalidAddress(_) => "address",
+        NetError::Connect(_) => "connect",
+        NetError::AuthFailed(_) => "auth",
+        NetError::NotConnected(_) => "notconnected",
+        NetError::FrameTooLarge { .. } => "toolarge",
+        NetError::Stopped => "stopped",
+        _ => "other",
+    }
+}
+
+fn outcome(r: std::result::Result<String, NetError>) -> ClusterOutcome {
+    match r {
+        Ok(name) => ClusterOutcome {
+            error: None,
+            message: None,
+            name: Some(name),
+            seed_errors: Vec::new(),
+        },
+        Err(e) => ClusterOutcome {
+            error: Some(code(&e).to_owned()),
+            message: Some(e.to_string()),
+            name: None,
+            seed_errors: Vec::new(),
+        },
+    }
+}
+
+fn node_config(c: ClusterConfig) -> Result<(NodeConfig, Vec<String>)> {
+    let seeds = c.seeds.clone();
+    let auth = match (c.tls_cert, c.tls_key, c.tls_ca) {
+        (Some(cert), Some(key), Some(ca)) => Auth::Tls { cert, key, ca },
+        (None, None, None) => Auth::Cookie(c.cookie.unwrap_or_default()),
+        _ => {
+            return Err(Error::new(
+                Status::InvalidArg,
+                "ironwood: tls needs cert, key and ca",
+            ));
+        }
+    };
+    let port = u16::try_from(c.port)
+        .map_err(|_| Error::new(Status::InvalidArg, "ironwood: port out of range"))?;
+    let mut cfg = NodeConfig::new(c.name, c.host, port, auth);
+    // Seeds are dialed by `start` itself (not in the background) so that
+    // its promise settles once they have been attempted.
+    cfg.seeds = Vec::new();
+    if let Some(ms) = c.heartbeat_interval_ms {
+        cfg.heartbeat_interval = Duration::from_millis(ms.into());
+    }
+    if let Some(ms) = c.heartbeat_timeout_ms {
+        cfg.heartbeat_timeout = Duration::from_millis(ms.into());
+    }
+    Ok((cfg, seeds))
+}
+
+/// Dials every seed at once; the failures, as text.
+async fn dial_seeds(node: &Arc<Node>, seeds: Vec<String>) -> Vec<String> {
+    let mut set = tokio::task::JoinSet::new();
+    for seed in seeds {
+        let node = Arc::clone(node);
+        set.spawn(async move {
+            node.connect(&seed)
+                .await
+                .err()
+                .map(|e| format!("{seed}: {e}"))
+        });
+    }
+    let mut errors = Vec::new();
+    while let Some(r) = set.join_next().await {
+        if let Ok(Some(e)) = r {
+            errors.push(e);
+        }
+    }
+    errors
+}
+
+fn to_js(e: Event) -> ClusterEvent {
+    match e {
+        Event::NodeUp { node } => ClusterEvent {
+            kind_name: "nodeup".into(),
+            node,
+            reason: None,
+            kind: None,
+            payload: None,
+        },
+        Event::NodeDown { node, reason } => ClusterEvent {
+            kind_name: "nodedown".into(),
+            node,
+            reason: Some(reason),
+            kind: None,
+            payload: None,
+        },
+        Event::Frame {
+            from,
+            kind,
+            payload,
+        } => ClusterEvent {
+            kind_name: "frame".into(),
+            node: from,
+            reason: None,
+            kind: Some(kind.as_u8().into()),
+            payload: Some(payload.into()),
+        },
+    }
+}
+
+fn stopped_event() -> ClusterEvent {
+    ClusterEvent {
+        kind_name: "stopped".into(),
+        node: String::new(),
+        reason: None,
+        kind: None,
+        payload: None,
+    }
+}
+
+/// Adds events to the batch; queues a JS call only if none is queued.
+fn deliver(tsfn: &Tsfn, batch: &Mutex<Batch>, events: impl IntoIterator<Item = ClusterEvent>) {
+    let call = {
+        let mut b = lock(batch);
+        b.events.extend(events);
+        !b.events.is_empty() && !std::mem::replace(&mut b.scheduled, true)
+    };
+    if call {
+        tsfn.call((), ThreadsafeFunctionCallMode::NonBlocking);
+    }
+}
+
+/// Forwards the node's events to JS until the node is stopped, then sends
+/// what is left plus `stopped` and releases the ThreadsafeFunction.
+async fn pump(
+    mut events: Events,
+    mut stop: oneshot::Receiver<()>,
+    tsfn: Tsfn,
+    batch: Arc<Mutex<Batch>>,
+) {
+    loop {
+        tokio::select! {
+            ev = events.recv() => match ev {
+                Some(first) => {
+                    let mut all = vec![to_js(first)];
+                    while let Ok(e) = events.try_recv() {
+                        all.push(to_js(e));
+                    }
+                    deliver(&tsfn, &batch, all);
+                }
+                None => break,
+            },
+            _ = &mut stop => break,
+        }
+    }
+    let mut rest = Vec::new();
+    while let Ok(e) = events.try_recv() {
+        rest.push(to_js(e));
+    }
+    rest.push(stopped_event());
+    deliver(&tsfn, &batch, rest);
+    // Dropping `tsfn` releases it: the queued call still runs, then nothing
+    // keeps the event loop alive.
+}
+
+#[napi]
+impl ClusterNode {
+    /// An idle handle; call `start` once.
+    #[napi(constructor)]
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> Self {
+        ClusterNode {
+            running: Arc::new(Mutex::new(None)),
+            started: false,
+        }
+    }
+
+    /// Starts the node: binds, then dials every seed at once and settles
+    /// when all have connected or failed (failures in `seedErrors`). `onEvents` receives batches of events for as long as
+    /// the node runs. Resolves with this node's full name or an error code.
+    #[napi(ts_return_type = "Promise<ClusterOutcome>")]
+    pub fn start<'e>(
+        &mut self,
+        env: &'e Env,
+        config: ClusterConfig,
+        on_events: Function<'e, Vec<ClusterEvent>, ()>,
+    ) -> Result<Object<'e>> {
+        if self.started {
+            return Err(Error::new(
+                Status::GenericFailure,
+                "ironwood: this handle was already started",
+            ));
+        }
+        let (cfg, seeds) = node_config(config)?;
+        self.started = true;
+        let batch = Arc::new(Mutex::new(Batch::default()));
+        let js_batch = Arc::clone(&batch);
+        let tsfn: Tsfn = on_events
+            .build_threadsafe_function::<()>()
+            .callee_handled::<false>()
+            .build_callback(move |_ctx| {
+                let mut b = lock(&js_batch);
+                b.scheduled = false;
+                Ok(std::mem::take(&mut b.events))
+            })?;
+        let (deferred, promise) = env.create_deferred()?;
+        let slot = Arc::clone(&self.running);
+        transport::runtime().spawn(async move {
+            let mut seed_errors = Vec::new();
+            let result = match Node::start(cfg).await {
+                Ok(node) => {
+                    let name = node.name().to_owned();
+                    match node.take_events() {
+                        Some(events) => {
+                            let node = Arc::new(node);
+                            let (stop_tx, stop_rx) = oneshot::channel();
+                            *lock(&slot) = Some(Running {
+                                node: Arc::clone(&node),
+                                stop: Some(stop_tx),
+                            });
+                            tokio::spawn(pump(events, stop_rx, tsfn, batch));
+                            seed_errors = dial_seeds(&node, seeds).await;
+                            Ok(name)
+                        }
+                        None => Err(NetError::Stopped),
+                    }
+                }
+                Err(e) => Err(e),
+            };
+            let mut out = outcome(result);
+            out.seed_errors = seed_errors;
+            deferred.resolve(move |_| Ok(out));
+        });
+        Ok(promise)
+    }
+
+    /// Connects to `target` (`name@host:port`) and authenticates it.
+    /// Resolves with the peer's full name or an error code.
+    #[napi(ts_return_type = "Promise<ClusterOutcome>")]
+    pub fn connect<'e>(&self, env: &'e Env, target: String) -> Result<Object<'e>> {
+        let node = lock(&self.running).as_ref().map(|r| Arc::clone(&r.node));
+        let (deferred, promise) = env.create_deferred::<ClusterOutcome, Settle>()?;
+        match node {
+            Some(node) => {
+                transport::runtime().spawn(async move {
+                    let out = outcome(node.connect(&target).await);
+                    deferred.resolve(settle(out));
+                });
+            }
+            None => deferred.resolve(settle(outcome(Err(NetError::Stopped)))),
+        }
+        Ok(promise)
+    }
+
+    /// Closes the connection to `node`; whether it was connected.
+    #[napi]
+    pub fn disconnect(&self, node: String) -> bool {
+        let running = lock(&self.running).as_ref().map(|r| Arc::clone(&r.node));
+        running.is_some_and(|n| {
+            let _rt = transport::runtime().enter();
+            n.disconnect(&node)
+        })
+    }
+
+    /// The connected nodes, self excluded, sorted.
+    #[napi]
+    pub fn nodes(&self) -> Vec<String> {
+        lock(&self.running)
+            .as_ref()
+            .map(|r| r.node.nodes())
+            .unwrap_or_default()
+    }
+
+    /// Stops the node. Never blocks: the last event batch (nodedown
+    /// `stopped` for each peer) ends with a `stopped` event, after which no
+    /// more events come. Returns false if it was not running.
+    #[napi]
+    pub fn stop(&self) -> bool {
+        let Some(mut running) = lock(&self.running).take() else {
+            return false;
+        };
+        transport::runtime().spawn(async move {
+            running.node.stop().await;
+            if let Some(tx) = running.stop.take() {
+                let _ = tx.send(());
+            }
+        });
+        true
+    }
+}

@@ -1,0 +1,253 @@
+import { type ChildProcess, fork, spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
+
+import { type ClusterOptions, cluster, node, nodes } from 'ironwood'
+
+const FIXTURE = fileURLToPath(new URL('./fixtures/cluster-node.mjs', import.meta.url))
+// Short heartbeats so a lost node is noticed quickly; generous bounds below.
+const FAST = { heartbeatInterval: 100, heartbeatTimeout: 600 }
+
+interface NodeEventMsg {
+  event: 'nodeup' | 'nodedown'
+  node: string
+  info: { reason?: string }
+}
+
+interface TestNode {
+  child: ChildProcess
+  name: string
+  events: NodeEventMsg[]
+  logs: string[]
+  call: (cmd: string, args?: Record<string, unknown>) => Promise<unknown>
+}
+
+const children = new Set<ChildProcess>()
+
+function killAll(): void {
+  for (const c of children) {
+    if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
+  }
+  children.clear()
+}
+
+afterEach(killAll)
+afterAll(killAll)
+
+async function waitFor(what: string, cond: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
+function startNode(options: Partial<ClusterOptions> & { name: string }): Promise<TestNode> {
+  const child = fork(FIXTURE, [JSON.stringify({ cookie: 'test-cookie', ...FAST, ...options })], { stdio: 'pipe' })
+  children.add(child)
+  const events: NodeEventMsg[] = []
+  const logs: string[] = []
+  const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>()
+  let nextId = 1
+  const call = (cmd: string, args: Record<string, unknown> = {}): Promise<unknown> =>
+    new Promise((resolve, reject) => {
+      const id = nextId++
+      pending.set(id, { resolve, reject })
+      child.send({ id, cmd, ...args })
+    })
+  return new Promise((resolve, reject) => {
+    child.on('exit', (code, signal) => reject(new Error(`${options.name} exited (${code ?? signal}) before starting`)))
+    child.on('message', (m: any) => {
+      if (m.type === 'started') resolve({ child, name: m.name, events, logs, call })
+      else if (m.type === 'start-error') reject(new Error(m.error))
+      else if (m.type === 'event') events.push(m)
+      else if (m.type === 'log') logs.push(m.message)
+      else if (m.type === 'reply') {
+        const p = pending.get(m.id)
+        pending.delete(m.id)
+        if (m.error !== undefined) p?.reject(new Error(m.error))
+        else p?.resolve(m.value)
+      }
+    })
+  })
+}
+
+const count = (n: TestNode, event: string, peer: string) => n.events.filter((e) => e.event === event && e.node === peer).length
+
+describe('cluster (real node processes on 127.0.0.1)', () => {
+  it('forms a 3-node mesh from one seed each, with one nodeup per peer', async () => {
+    const a = await startNode({ name: 'a' })
+    expect(a.name).toMatch(/^a@127\.0\.0\.1:\d+$/)
+    expect(a.name.endsWith(':0')).toBe(false)
+    const b = await startNode({ name: 'b', seeds: [a.name] })
+    const c = await startNode({ name: 'c', seeds: [b.name] })
+    const all = [a, b, c]
+    for (const n of all) {
+      const others = all.filter((o) => o !== n).map((o) => o.name).sort()
+      await waitFor(`${n.name} to see the mesh`, () => others.every((o) => count(n, 'nodeup', o) === 1))
+      expect(await n.call('nodes')).toEqual(others)
+    }
+    // Settled: still exactly one nodeup per peer, no nodedown.
+    await new Promise((r) => setTimeout(r, 300))
+    for (const n of all) {
+      expect(n.events.filter((e) => e.event === 'nodeup')).toHaveLength(2)
+      expect(n.events.filter((e) => e.event === 'nodedown')).toHaveLength(0)
+    }
+  })
+
+  it('refuses a node with the wrong cookie: no nodeup on either side, connect resolves false', async () => {
+    const a = await startNode({ name: 'a' })
+    const bad = await startNode({ name: 'bad', cookie: 'wrong' })
+    expect(await bad.call('connect', { target: a.name })).toBe(false)
+    expect(bad.logs.join('\n')).toMatch(/authentication failed/i)
+    // And a wrong-cookie seed does not join either.
+    const bad2 = await startNode({ name: 'bad2', cookie: 'wrong', seeds: [a.name] })
+    expect(bad2.logs.join('\n')).toMatch(/could not connect to seed/)
+    await new Promise((r) => setTimeout(r, 300))
+    expect(await a.call('nodes')).toEqual([])
+    expect(await bad.call('nodes')).toEqual([])
+    expect(await bad2.call('nodes')).toEqual([])
+    expect(a.events).toEqual([])
+    expect(bad.events).toEqual([])
+    expect(bad2.events).toEqual([])
+  })
+
+  it('reports a SIGKILLed node down exactly once, within the heartbeat timeout', async () => {
+    const a = await startNode({ name: 'a' })
+    const b = await startNode({ name: 'b', seeds: [a.name] })
+    const c = await startNode({ name: 'c', seeds: [a.name] })
+    for (const n of [a, b]) await waitFor('mesh', () => count(n, 'nodeup', c.name) === 1)
+    const killedAt = Date.now()
+    c.child.kill('SIGKILL')
+    for (const n of [a, b]) {
+      await waitFor(`${n.name} to see c down`, () => count(n, 'nodedown', c.name) === 1, 5_000)
+    }
+    // Generous bound: the timeout is 600 ms.
+    expect(Date.now() - killedAt).toBeLessThan(5_000)
+    await new Promise((r) => setTimeout(r, 500))
+    for (const n of [a, b]) {
+      expect(count(n, 'nodedown', c.name)).toBe(1)
+      const down = n.events.find((e) => e.event === 'nodedown')
+      expect(['heartbeat_timeout', 'connection_lost', 'connection_timeout', 'closed']).toContain(down?.info.reason)
+      expect(await n.call('nodes')).toEqual([a.name, b.name].filter((x) => x !== n.name))
+    }
+  })
+
+  it('keeps a node whose JS thread is blocked for 2x the heartbeat timeout', async () => {
+    const a = await startNode({ name: 'a' })
+    const b = await startNode({ name: 'b', seeds: [a.name] })
+    await waitFor('nodeup', () => count(a, 'nodeup', b.name) === 1)
+    expect(await b.call('block', { ms: 2 * FAST.heartbeatTimeout })).toBe(true)
+    expect(await a.call('nodes')).toEqual([b.name])
+    expect(await b.call('nodes')).toEqual([a.name])
+    expect(a.events.filter((e) => e.event === 'nodedown')).toEqual([])
+    expect(b.events.filter((e) => e.event === 'nodedown')).toEqual([])
+  })
+
+  it('disconnect and stop report nodedown with their reasons', async () => {
+    const a = await startNode({ name: 'a' })
+    const b = await startNode({ name: 'b', seeds: [a.name] })
+    await waitFor('nodeup', () => count(a, 'nodeup', b.name) === 1)
+    expect(await a.call('disconnect', { target: b.name })).toBe(true)
+    expect(await a.call('disconnect', { target: b.name })).toBe(false)
+    await waitFor('down on both', () => count(a, 'nodedown', b.name) === 1 && count(b, 'nodedown', a.name) === 1)
+    expect(a.events.at(-1)?.info.reason).toBe('disconnect')
+    expect(b.events.at(-1)?.info.reason).toBe('closed')
+    expect(await a.call('connect', { target: b.name })).toBe(true)
+    await waitFor('up again', () => count(b, 'nodeup', a.name) === 2)
+    expect(await b.call('stop')).toBe(true)
+    // stop resolves after the last event: nodedown 'stopped' has been seen.
+    expect(count(b, 'nodedown', a.name)).toBe(2)
+    expect(b.events.at(-1)?.info.reason).toBe('stopped')
+    expect(await b.call('node')).toBe('nonode@nohost')
+    await waitFor('a sees b down', () => count(a, 'nodedown', b.name) === 2)
+  })
+
+  it('a program that starts and stops a cluster exits on its own', async () => {
+    const script = `
+      import { cluster, node } from 'ironwood'
+      await cluster.start({ name: 'solo', cookie: 'x' })
+      if (!node().startsWith('solo@127.0.0.1:')) process.exit(3)
+      await cluster.stop()
+      if (node() !== 'nonode@nohost') process.exit(4)
+    `
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: 'inherit', cwd: process.cwd() })
+    children.add(child)
+    const code = await new Promise<number | null>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error('did not exit within 10 s')), 10_000)
+      child.on('exit', (c) => {
+        clearTimeout(t)
+        resolve(c)
+      })
+    })
+    expect(code).toBe(0)
+  })
+
+  it('a program that never starts a cluster does not start the runtime threads', async () => {
+    const script = `
+      import { readdirSync, readFileSync } from 'node:fs'
+      import { nodes, node, Table } from 'ironwood'
+      Table.open('t').set('k', 1)
+      if (nodes().length !== 0 || node() !== 'nonode@nohost') process.exit(3)
+      const names = readdirSync('/proc/self/task').map((t) => readFileSync('/proc/self/task/' + t + '/comm', 'utf8').trim())
+      process.exit(names.some((n) => n.startsWith('ironwood-net')) ? 5 : 0)
+    `
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: 'inherit' })
+    children.add(child)
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve))
+    expect(code).toBe(0)
+  })
+})
+
+describe('cluster (in this process)', () => {
+  afterAll(async () => {
+    await cluster.stop()
+  })
+
+  it('rejects bad input with TypeError / RangeError', async () => {
+    await expect(cluster.start({ name: 'x' })).rejects.toThrow(TypeError)
+    await expect(cluster.start({ name: 'x' })).rejects.toThrow(/cookie/)
+    await expect(cluster.start({ name: 'bad name!', cookie: 'c' })).rejects.toThrow(TypeError)
+    await expect(cluster.start({ name: 'x', cookie: 'c', port: 70000 })).rejects.toThrow(RangeError)
+    await expect(cluster.start({ name: 'x', cookie: 'c', port: 1.5 })).rejects.toThrow(RangeError)
+    await expect(cluster.start({ name: 'x', cookie: 'c', port: '1' as any })).rejects.toThrow(TypeError)
+    await expect(cluster.start({ name: 'x', cookie: 'c', seeds: ['nope'] })).rejects.toThrow(TypeError)
+    await expect(
+      cluster.start({ name: 'x', cookie: 'c', heartbeatInterval: 500, heartbeatTimeout: 500 }),
+    ).rejects.toThrow(RangeError)
+    await expect(cluster.start({ name: 'x', cookie: 'c', tls: { cert: 'a' } as any })).rejects.toThrow(TypeError)
+    await expect(cluster.connect('a@127.0.0.1:1')).rejects.toThrow(/not started/)
+    expect(() => cluster.on('nodeup2' as any, () => {})).toThrow(TypeError)
+    expect(() => cluster.on('nodeup', 1 as any)).toThrow(TypeError)
+    expect(node()).toBe('nonode@nohost')
+    expect(nodes()).toEqual([])
+  })
+
+  it('starts, refuses a second start, and connects to a forked node', async () => {
+    await cluster.start({ name: 'local', cookie: 'test-cookie', ...FAST })
+    expect(node()).toMatch(/^local@127\.0\.0\.1:[1-9]\d*$/)
+    await expect(cluster.start({ name: 'again', cookie: 'test-cookie' })).rejects.toThrow(/already started/)
+    await expect(cluster.connect('')).rejects.toThrow(TypeError)
+
+    const up: string[] = []
+    const onUp = (n: string) => up.push(n)
+    cluster.on('nodeup', onUp)
+    const b = await startNode({ name: 'b' })
+    expect(await cluster.connect(b.name)).toBe(true)
+    await waitFor('nodeup', () => up.includes(b.name))
+    expect(nodes()).toEqual([b.name])
+    expect(cluster.off('nodeup', onUp)).toBe(true)
+
+    const down: Array<[string, string | undefined]> = []
+    cluster.on('nodedown', (n, info) => down.push([n, info.reason]))
+    await cluster.stop()
+    expect(down).toEqual([[b.name, 'stopped']])
+    expect(node()).toBe('nonode@nohost')
+    expect(nodes()).toEqual([])
+    // A stopped cluster can start again.
+    await cluster.start({ name: 'local2', cookie: 'test-cookie' })
+    expect(node()).toMatch(/^local2@/)
+    await cluster.stop()
+  })
+})
