@@ -13,6 +13,7 @@ interface NodeEventMsg {
   event: 'nodeup' | 'nodedown'
   node: string
   info: { reason?: string }
+  batch: number
 }
 
 interface TestNode {
@@ -145,6 +146,20 @@ describe('cluster (real node processes on 127.0.0.1)', () => {
     expect(b.events.filter((e) => e.event === 'nodedown')).toEqual([])
   })
 
+  it('delivers events that accumulated while the JS thread was busy in one batch', async () => {
+    const a = await startNode({ name: 'a' })
+    const b = await startNode({ name: 'b', seeds: [a.name] })
+    await waitFor('nodeup', () => count(b, 'nodeup', a.name) === 1)
+    // b's JS thread is busy while c and d join the mesh (Rust handles it).
+    const blocked = b.call('block', { ms: 4_000 })
+    const [c, d] = await Promise.all([startNode({ name: 'c', seeds: [a.name] }), startNode({ name: 'd', seeds: [a.name] })])
+    await waitFor('a to see c and d', () => count(a, 'nodeup', c.name) === 1 && count(a, 'nodeup', d.name) === 1)
+    await blocked
+    await waitFor('b to see c and d', () => count(b, 'nodeup', c.name) === 1 && count(b, 'nodeup', d.name) === 1)
+    const batches = b.events.filter((e) => e.node !== a.name).map((e) => e.batch)
+    expect(new Set(batches).size).toBe(1)
+  })
+
   it('disconnect and stop report nodedown with their reasons', async () => {
     const a = await startNode({ name: 'a' })
     const b = await startNode({ name: 'b', seeds: [a.name] })
@@ -234,6 +249,7 @@ describe('cluster (in this process)', () => {
     const onUp = (n: string) => up.push(n)
     cluster.on('nodeup', onUp)
     const b = await startNode({ name: 'b' })
+    const bPort = Number(b.name.split(':').at(-1))
     expect(await cluster.connect(b.name)).toBe(true)
     await waitFor('nodeup', () => up.includes(b.name))
     expect(nodes()).toEqual([b.name])
@@ -245,6 +261,9 @@ describe('cluster (in this process)', () => {
     expect(down).toEqual([[b.name, 'stopped']])
     expect(node()).toBe('nonode@nohost')
     expect(nodes()).toEqual([])
+    // A port in use is an Error, and the cluster stays startable.
+    await expect(cluster.start({ name: 'taken', cookie: 'c', port: bPort })).rejects.toThrow(/could not listen/)
+    expect(node()).toBe('nonode@nohost')
     // A stopped cluster can start again.
     await cluster.start({ name: 'local2', cookie: 'test-cookie' })
     expect(node()).toMatch(/^local2@/)

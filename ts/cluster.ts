@@ -77,6 +77,12 @@ const MAX_MS = 2 ** 31 - 1
 let state: 'idle' | 'starting' | 'running' | 'stopping' = 'idle'
 let running: Running | undefined
 let stopping: Promise<void> | undefined
+let batchesDelivered = 0
+
+/** @internal How many event batches the binding has delivered (for tests of batching). */
+export function eventBatchCount(): number {
+  return batchesDelivered
+}
 
 function checkMs(value: unknown, what: string): number | undefined {
   if (value === undefined) return undefined
@@ -150,6 +156,7 @@ async function start(options: ClusterOptions): Promise<void> {
   let onStopped!: () => void
   const stopped = new Promise<void>((resolve) => (onStopped = resolve))
   const onEvents = (batch: NativeEvent[]): void => {
+    batchesDelivered++
     for (const e of batch) {
       if (e.type === 'nodeup') emit('nodeup', e.node, {})
       else if (e.type === 'nodedown') emit('nodedown', e.node, { reason: e.reason ?? 'unknown' })
