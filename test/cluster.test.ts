@@ -1,5 +1,6 @@
 import { type ChildProcess, fork, spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { Worker } from 'node:worker_threads'
 
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 
@@ -267,6 +268,31 @@ describe('cluster (in this process)', () => {
     // A stopped cluster can start again.
     await cluster.start({ name: 'local2', cookie: 'test-cookie' })
     expect(node()).toMatch(/^local2@/)
+    await cluster.stop()
+  })
+
+  it('a worker terminated with a running node is seen going down by its peers', async () => {
+    await cluster.start({ name: 'main', cookie: 'test-cookie', ...FAST })
+    const down: Array<[string, string | undefined]> = []
+    const onDown = (n: string, info: { reason?: string }) => down.push([n, info.reason])
+    cluster.on('nodedown', onDown)
+    const code = `
+      import { cluster, node } from 'ironwood'
+      import { parentPort, workerData } from 'node:worker_threads'
+      await cluster.start({ name: 'w', cookie: 'test-cookie', seeds: [workerData] })
+      parentPort.postMessage(node())
+    `
+    const w = new Worker(code, { eval: true, type: 'module', workerData: node() } as any)
+    const wName = await new Promise<string>((resolve, reject) => {
+      w.once('message', resolve)
+      w.once('error', reject)
+    })
+    await waitFor('worker node up', () => nodes().includes(wName))
+    await w.terminate()
+    await waitFor('worker node down', () => down.length === 1, 5_000)
+    expect(down[0]?.[0]).toBe(wName)
+    expect(nodes()).toEqual([])
+    cluster.off('nodedown', onDown)
     await cluster.stop()
   })
 })
