@@ -265,6 +265,11 @@ describe('cluster (in this process)', () => {
     // A port in use is an Error, and the cluster stays startable.
     await expect(cluster.start({ name: 'taken', cookie: 'c', port: bPort })).rejects.toThrow(/could not listen/)
     expect(node()).toBe('nonode@nohost')
+    // stop() during start waits for it, then stops.
+    const started = cluster.start({ name: 'racing', cookie: 'c' })
+    await cluster.stop()
+    await started
+    expect(node()).toBe('nonode@nohost')
     // A stopped cluster can start again.
     await cluster.start({ name: 'local2', cookie: 'test-cookie' })
     expect(node()).toMatch(/^local2@/)

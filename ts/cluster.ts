@@ -77,6 +77,7 @@ const MAX_MS = 2 ** 31 - 1
 let state: 'idle' | 'starting' | 'running' | 'stopping' = 'idle'
 let running: Running | undefined
 let stopping: Promise<void> | undefined
+let starting: Promise<void> | undefined
 let batchesDelivered = 0
 
 /** @internal How many event batches the binding has delivered (for tests of batching). */
@@ -148,10 +149,19 @@ function startError(out: NativeOutcome): Error {
     : new Error(message)
 }
 
-async function start(options: ClusterOptions): Promise<void> {
-  const config = checkOptions(options)
-  if (state !== 'idle') throw new Error(`cluster.start: the cluster is already ${state === 'stopping' ? 'stopping' : 'started'}`)
-  state = 'starting'
+function start(options: ClusterOptions): Promise<void> {
+  try {
+    const config = checkOptions(options)
+    if (state !== 'idle') throw new Error(`cluster.start: the cluster is already ${state === 'stopping' ? 'stopping' : 'started'}`)
+    state = 'starting'
+    starting = startWith(config)
+    return starting
+  } catch (error) {
+    return Promise.reject(error)
+  }
+}
+
+async function startWith(config: ReturnType<typeof checkOptions>): Promise<void> {
   const handle = new native.ClusterNode()
   let onStopped!: () => void
   const stopped = new Promise<void>((resolve) => (onStopped = resolve))
@@ -182,6 +192,7 @@ async function start(options: ClusterOptions): Promise<void> {
 }
 
 async function stop(): Promise<void> {
+  if (state === 'starting') await starting?.catch(() => {})
   if (state === 'stopping') return stopping
   if (state !== 'running' || running === undefined) return
   const { handle, stopped } = running
