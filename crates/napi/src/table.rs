@@ -62,6 +62,30 @@ fn put(out: &mut [u8], pos: usize, bytes: &[u8]) -> usize {
     pos + bytes.len()
 }
 
+/// Runs `f` with table `id`, the key JS wrote in `[0, keyLen)` and the rest
+/// of the scratch buffer (value bytes in, results out).
+fn with_key<R>(
+    env: &Env,
+    id: u32,
+    key_len: u32,
+    f: impl FnOnce(&Table, &str, &mut [u8]) -> Result<R>,
+) -> Result<R> {
+    let t = table(id)?;
+    with_scratch(env, |buf| {
+        let (k, rest) = split(buf, key_len)?;
+        f(t, key(k)?, rest)
+    })?
+}
+
+/// `end` bytes were written (or needed) in `out`: the read result.
+fn written(end: usize, out: &[u8]) -> i64 {
+    if end <= out.len() {
+        end as i64
+    } else {
+        too_small(end)
+    }
+}
+
 /// Opens (creating on first use) the table called `name`; returns its id.
 #[napi]
 pub fn table_open(name: String) -> Result<u32> {
@@ -79,17 +103,12 @@ pub fn table_names() -> Vec<String> {
 /// Key in `[0, keyLen)`; writes the encoded value after it.
 #[napi]
 pub fn table_get(env: Env, id: u32, key_len: u32) -> Result<i64> {
-    let t = table(id)?;
-    with_scratch(&env, |buf| {
-        let (k, out) = split(buf, key_len)?;
-        Ok(
-            match t.get_with(key(k)?, now_millis, |v| write_value(v, out)) {
-                None => ABSENT,
-                Some(len) if len <= out.len() => len as i64,
-                Some(len) => too_small(len),
-            },
-        )
-    })?
+    with_key(&env, id, key_len, |t, k, out| {
+        Ok(match t.get_with(k, now_millis, |v| write_value(v, out)) {
+            None => ABSENT,
+            Some(len) => written(len, out),
+        })
+    })
 }
 
 /// `count` keys as `[u32 LE length][bytes]…` in `[0, keysLen)`; writes all
@@ -116,104 +135,82 @@ pub fn table_get_many(env: Env, id: u32, count: u32, keys_len: u32) -> Result<i6
                 None => put(out, pos, &msgpack::ABSENT),
             };
         }
-        Ok(if pos <= out.len() {
-            pos as i64
-        } else {
-            too_small(pos)
-        })
+        Ok(written(pos, out))
     })?
 }
 
 /// Key in `[0, keyLen)`, encoded value in `[keyLen, keyLen + valueLen)`.
 #[napi]
 pub fn table_set(env: Env, id: u32, key_len: u32, value_len: u32, ttl_ms: f64) -> Result<()> {
-    let t = table(id)?;
-    with_scratch(&env, |buf| {
-        let (k, rest) = split(buf, key_len)?;
+    with_key(&env, id, key_len, |t, k, rest| {
         let (v, _) = split(rest, value_len)?;
-        t.set(key(k)?, Value::Bytes(v.into()), ttl_arg(ttl_ms), now_millis);
+        t.set(k, Value::Bytes(v.into()), ttl_arg(ttl_ms), now_millis);
         Ok(())
-    })?
+    })
 }
 
 /// Key in `[0, keyLen)`; stores a safe integer natively.
 #[napi]
 pub fn table_set_int(env: Env, id: u32, key_len: u32, value: i64, ttl_ms: f64) -> Result<()> {
-    let t = table(id)?;
-    with_scratch(&env, |buf| {
-        let (k, _) = split(buf, key_len)?;
-        t.set(key(k)?, Value::Int(value), ttl_arg(ttl_ms), now_millis);
+    with_key(&env, id, key_len, |t, k, _| {
+        t.set(k, Value::Int(value), ttl_arg(ttl_ms), now_millis);
         Ok(())
-    })?
+    })
 }
 
 /// Like `tableSet`, only if the key is absent; whether it stored.
 #[napi]
 pub fn table_set_new(env: Env, id: u32, key_len: u32, value_len: u32, ttl_ms: f64) -> Result<bool> {
-    let t = table(id)?;
-    with_scratch(&env, |buf| {
-        let (k, rest) = split(buf, key_len)?;
+    with_key(&env, id, key_len, |t, k, rest| {
         let (v, _) = split(rest, value_len)?;
-        Ok(t.set_new(key(k)?, Value::Bytes(v.into()), ttl_arg(ttl_ms), now_millis))
-    })?
+        Ok(t.set_new(k, Value::Bytes(v.into()), ttl_arg(ttl_ms), now_millis))
+    })
 }
 
 /// Like `tableSetInt`, only if the key is absent; whether it stored.
 #[napi]
 pub fn table_set_new_int(env: Env, id: u32, key_len: u32, value: i64, ttl_ms: f64) -> Result<bool> {
-    let t = table(id)?;
-    with_scratch(&env, |buf| {
-        let (k, _) = split(buf, key_len)?;
-        Ok(t.set_new(key(k)?, Value::Int(value), ttl_arg(ttl_ms), now_millis))
-    })?
+    with_key(&env, id, key_len, |t, k, _| {
+        Ok(t.set_new(k, Value::Int(value), ttl_arg(ttl_ms), now_millis))
+    })
 }
 
 /// Adds `by` atomically: the new value, or `"not_integer"` / `"overflow"`.
 #[napi]
 pub fn table_incr(env: Env, id: u32, key_len: u32, by: i64) -> Result<Either<i64, &'static str>> {
-    let t = table(id)?;
-    with_scratch(&env, |buf| {
-        let (k, _) = split(buf, key_len)?;
-        Ok(match t.incr(key(k)?, by, now_millis) {
+    with_key(&env, id, key_len, |t, k, _| {
+        Ok(match t.incr(k, by, now_millis) {
             Ok(n) => Either::A(n),
             Err(IncrError::NotAnInteger) => Either::B("not_integer"),
             Err(IncrError::Overflow) => Either::B("overflow"),
         })
-    })?
+    })
 }
 
 /// Removes the key; whether it existed.
 #[napi]
 pub fn table_delete(env: Env, id: u32, key_len: u32) -> Result<bool> {
-    let t = table(id)?;
-    with_scratch(&env, |buf| {
-        let (k, _) = split(buf, key_len)?;
-        Ok(t.delete(key(k)?, now_millis))
-    })?
+    with_key(&env, id, key_len, |t, k, _| Ok(t.delete(k, now_millis)))
 }
 
 /// Sets a TTL (`ttlMs` > 0) or removes it (0); whether the key existed.
 #[napi]
 pub fn table_expire(env: Env, id: u32, key_len: u32, ttl_ms: f64) -> Result<bool> {
-    let t = table(id)?;
-    with_scratch(&env, |buf| {
-        let (k, _) = split(buf, key_len)?;
-        Ok(t.expire(key(k)?, ttl_arg(ttl_ms), now_millis))
-    })?
+    with_key(&env, id, key_len, |t, k, _| {
+        Ok(t.expire(k, ttl_arg(ttl_ms), now_millis))
+    })
 }
 
 /// Milliseconds left, `Infinity` without a TTL, `-1` when absent.
 #[napi]
 pub fn table_ttl(env: Env, id: u32, key_len: u32) -> Result<f64> {
-    let t = table(id)?;
-    with_scratch(&env, |buf| {
-        let (k, _) = split(buf, key_len)?;
-        Ok(match t.ttl(key(k)?, now_millis) {
+    with_key(&env, id, key_len, |t, k, _| {
+        Ok(match t.ttl(k, now_millis) {
             None => -1.0,
             Some(Ttl::Forever) => f64::INFINITY,
             Some(Ttl::Remaining(ms)) => ms as f64,
         })
-    })?
+    })
 }
 
 /// Live keys starting with the prefix in `[0, prefixLen)`, sorted, written
@@ -222,23 +219,16 @@ pub fn table_ttl(env: Env, id: u32, key_len: u32) -> Result<f64> {
 /// bytes written, or `-(n + 1)` when `n` are needed.
 #[napi]
 pub fn table_keys(env: Env, id: u32, prefix_len: u32) -> Result<i64> {
-    let t = table(id)?;
-    with_scratch(&env, |buf| {
-        let (p, out) = split(buf, prefix_len)?;
+    with_key(&env, id, prefix_len, |t, prefix, out| {
         let mut items = Vec::new();
         let mut count = 0u32;
-        t.for_each_key(key(p)?, now_millis, |k| {
+        t.for_each_key(prefix, now_millis, |k| {
             msgpack::push_str(k, &mut items);
             count += 1;
         });
         let at = put(out, 0, &msgpack::array32_header(count));
-        let end = put(out, at, &items);
-        Ok(if end <= out.len() {
-            end as i64
-        } else {
-            too_small(end)
-        })
-    })?
+        Ok(written(put(out, at, &items), out))
+    })
 }
 
 /// The number of live keys.
