@@ -14,6 +14,7 @@ import {
   emit,
   removeListener,
 } from './cluster-events.js'
+import { dispatchFrame, setFrameSender } from './cluster-frames.js'
 import { log } from './logger.js'
 import { native } from './native.js'
 import { setNodeName } from './node.js'
@@ -170,18 +171,22 @@ async function startWith(config: ReturnType<typeof checkOptions>): Promise<void>
     for (const e of batch) {
       if (e.type === 'nodeup') emit('nodeup', e.node, {})
       else if (e.type === 'nodedown') emit('nodedown', e.node, { reason: e.reason ?? 'unknown' })
+      else if (e.type === 'frame') dispatchFrame(e.node, e.kind ?? -1, e.payload ?? new Uint8Array(0))
       else if (e.type === 'stopped') onStopped()
-      // 'frame': remote messaging and RPC consume these (a later slice).
     }
   }
   let out: NativeOutcome
+  // Set before start settles: a peer may call in while seeds are still dialed.
+  setFrameSender(handle)
   try {
     out = (await handle.start(config, onEvents)) as NativeOutcome
   } catch (error) {
+    setFrameSender(undefined)
     state = 'idle'
     throw error
   }
   if (out.error != null || out.name == null) {
+    setFrameSender(undefined)
     state = 'idle'
     throw startError(out)
   }
@@ -198,6 +203,7 @@ async function stop(): Promise<void> {
   const { handle, stopped } = running
   state = 'stopping'
   stopping = (async () => {
+    setFrameSender(undefined)
     handle.stop()
     await stopped
     running = undefined

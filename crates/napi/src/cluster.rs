@@ -13,8 +13,9 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use ironwood_core::codec::FrameKind;
 use ironwood_net::transport::{self, Auth, Event, Events, NetError, Node, NodeConfig};
-use napi::bindgen_prelude::{Buffer, Function, Object};
+use napi::bindgen_prelude::{Buffer, Function, Object, Uint8Array};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, Error, Result, Status};
 use napi_derive::napi;
@@ -371,6 +372,29 @@ impl ClusterNode {
             let _rt = transport::runtime().enter();
             n.disconnect(&node)
         })
+    }
+
+    /// Queues one frame of `kind` (an application kind, 0x10 and up) to
+    /// `node`. Never blocks. Returns 0 when queued, 1 if `node` is not
+    /// connected, 2 if the payload exceeds the frame limit, 3 if this node
+    /// is not running. Throws for a kind that is unknown or reserved for
+    /// the transport.
+    #[napi]
+    pub fn send(&self, node: String, kind: u32, payload: Uint8Array) -> Result<u32> {
+        let kind = u8::try_from(kind)
+            .ok()
+            .and_then(FrameKind::from_u8)
+            .ok_or_else(|| Error::new(Status::InvalidArg, "ironwood: unknown frame kind"))?;
+        let Some(running) = lock(&self.running).as_ref().map(|r| Arc::clone(&r.node)) else {
+            return Ok(3);
+        };
+        match running.send(&node, kind, &payload) {
+            Ok(()) => Ok(0),
+            Err(NetError::NotConnected(_)) => Ok(1),
+            Err(NetError::FrameTooLarge { .. }) => Ok(2),
+            Err(NetError::Stopped) => Ok(3),
+            Err(e) => Err(Error::new(Status::InvalidArg, format!("ironwood: {e}"))),
+        }
     }
 
     /// The connected nodes, self excluded, sorted.
