@@ -68,3 +68,4 @@ export {
   cluster,
   nodes,
 } from './cluster.js'
+export { type MulticallResult, type RpcModule, type RpcOptions, rpc } from './rpc.js'

@@ -1,0 +1,273 @@
+import { type ChildProcess, fork } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+
+import {
+  type ClusterOptions,
+  ConnectionError,
+  NoFunctionError,
+  RemoteError,
+  TimeoutError,
+  cluster,
+  node,
+  nodes,
+  rpc,
+  setLogger,
+} from 'ironwood'
+
+const FIXTURE = fileURLToPath(new URL('./fixtures/rpc-node.mjs', import.meta.url))
+// Short heartbeats so a lost node is noticed quickly; generous bounds below.
+const FAST = { heartbeatInterval: 100, heartbeatTimeout: 600 }
+// Internal: the pending-call counter of the very module 'ironwood' loaded.
+const RPC_INTERNAL = new URL('../dist/rpc.js', import.meta.url).href
+const pendingCallCount = async (): Promise<number> => ((await import(RPC_INTERNAL)) as { pendingCallCount: () => number }).pendingCallCount()
+
+interface TestNode {
+  child: ChildProcess
+  name: string
+  logs: string[]
+  call: (cmd: string, args?: Record<string, unknown>) => Promise<any>
+}
+
+const children = new Set<ChildProcess>()
+const logs: string[] = []
+
+function killAll(): void {
+  for (const c of children) {
+    if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
+  }
+  children.clear()
+}
+
+async function waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
+function startNode(options: Partial<ClusterOptions> & { name: string }): Promise<TestNode> {
+  const child = fork(FIXTURE, [JSON.stringify({ cookie: 'rpc-cookie', ...FAST, ...options })], { stdio: 'pipe' })
+  children.add(child)
+  const nodeLogs: string[] = []
+  const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>()
+  let nextId = 1
+  const call = (cmd: string, args: Record<string, unknown> = {}): Promise<any> =>
+    new Promise((resolve, reject) => {
+      const id = nextId++
+      pending.set(id, { resolve, reject })
+      child.send({ id, cmd, ...args })
+    })
+  return new Promise((resolve, reject) => {
+    child.on('exit', (code, signal) => reject(new Error(`${options.name} exited (${code ?? signal}) before starting`)))
+    child.on('message', (m: any) => {
+      if (m.type === 'started') resolve({ child, name: m.name, logs: nodeLogs, call })
+      else if (m.type === 'start-error') reject(new Error(m.error))
+      else if (m.type === 'log') nodeLogs.push(m.message)
+      else if (m.type === 'reply') {
+        const p = pending.get(m.id)
+        pending.delete(m.id)
+        if (m.error !== undefined) p?.reject(new Error(m.error))
+        else p?.resolve(m.value)
+      }
+    })
+  })
+}
+
+/** A fresh node seeded with this (test) node, up on both sides. */
+async function peer(name: string): Promise<TestNode> {
+  const n = await startNode({ name, seeds: [node()] })
+  await waitFor(`${name} to be up here`, () => nodes().includes(n.name))
+  return n
+}
+
+beforeAll(async () => {
+  setLogger((e) => logs.push(e.message))
+  await cluster.start({ name: 'tester', cookie: 'rpc-cookie', ...FAST })
+})
+
+afterAll(async () => {
+  killAll()
+  await cluster.stop()
+  setLogger(null)
+})
+
+describe('rpc between real node processes', () => {
+  let b: TestNode
+
+  beforeAll(async () => {
+    b = await peer('b')
+  })
+
+  it('returns results, including Map, bigint, Date and bytes terms, and async results', async () => {
+    expect(await rpc.call(b.name, 'math', 'add', [2, 3])).toBe(5)
+    expect(await rpc.call(b.name, 'math', 'addAsync', [2, 40])).toBe(42)
+    expect(await rpc.call(b.name, 'math', 'whoami')).toBe(b.name)
+    const v = (await rpc.call(b.name, 'math', 'big')) as any
+    expect(v.map).toBeInstanceOf(Map)
+    expect(v.map.get(1)).toBe('one')
+    expect(v.map.get('two')).toBe(2n)
+    expect(v.big).toBe(2n ** 70n)
+    expect(v.date).toBeInstanceOf(Date)
+    expect(v.date.getTime()).toBe(Date.UTC(2020, 0, 2))
+    expect([...v.bytes]).toEqual([1, 2, 3])
+    const arg = { m: new Map([[[1, 2], new Set(['x'])]]), n: -7n, d: new Date(5) }
+    expect(await rpc.call(b.name, 'math', 'echo', [arg])).toEqual(arg)
+    expect(await pendingCallCount()).toBe(0)
+  })
+
+  it('turns a remote throw into a RemoteError with name, message, stack and node', async () => {
+    const e = await rpc.call(b.name, 'math', 'boom', ['bad input']).catch((x: unknown) => x)
+    expect(e).toBeInstanceOf(RemoteError)
+    expect(e).toMatchObject({ code: 'EREMOTE', remoteName: 'RangeError', remoteMessage: 'bad input', node: b.name })
+    expect((e as RemoteError).remoteStack).toMatch(/rpc-node\.mjs/)
+    await expect(rpc.call(b.name, 'math', 'boomAsync')).rejects.toMatchObject({ remoteName: 'Error', remoteMessage: 'async boom' })
+    await expect(rpc.call(b.name, 'math', 'throwString')).rejects.toMatchObject({ code: 'EREMOTE', remoteMessage: /just a string/ })
+    // A non-term result fails on the remote side: a RemoteError TypeError.
+    await expect(rpc.call(b.name, 'math', 'notATerm')).rejects.toMatchObject({ code: 'EREMOTE', remoteName: 'TypeError' })
+  })
+
+  it('times out with TimeoutError, drops the late reply, and the node keeps serving', async () => {
+    const e = await rpc.call(b.name, 'math', 'slow', [400, 'late'], { timeout: 50 }).catch((x: unknown) => x)
+    expect(e).toBeInstanceOf(TimeoutError)
+    expect(await pendingCallCount()).toBe(0)
+    await new Promise((r) => setTimeout(r, 500)) // the late reply arrives and is dropped
+    expect(await rpc.call(b.name, 'math', 'add', [1, 1])).toBe(2)
+    expect(await pendingCallCount()).toBe(0)
+  })
+
+  it('rejects unknown modules, functions and inherited names with NoFunctionError', async () => {
+    await expect(rpc.call(b.name, 'nope', 'add', [1, 2])).rejects.toBeInstanceOf(NoFunctionError)
+    await expect(rpc.call(b.name, 'math', 'nope')).rejects.toMatchObject({ code: 'ENOFUNCTION', functionName: 'math.nope' })
+    for (const fn of ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf', '__defineGetter__']) {
+      await expect(rpc.call(b.name, 'math', fn)).rejects.toBeInstanceOf(NoFunctionError)
+      expect(() => rpc.cast(b.name, 'math', fn)).not.toThrow()
+    }
+  })
+
+  it('rejects a call to a node that is not connected with ConnectionError', async () => {
+    await expect(rpc.call('ghost@127.0.0.1:1', 'math', 'add', [1, 2])).rejects.toBeInstanceOf(ConnectionError)
+    const r = await rpc.multicall(['ghost@127.0.0.1:1'], 'math', 'add', [1, 2])
+    expect(r[0]).toMatchObject({ node: 'ghost@127.0.0.1:1', ok: false })
+    expect((r[0] as any).error).toBeInstanceOf(ConnectionError)
+    // cast to a node that is not there: fire and forget, no throw.
+    expect(() => rpc.cast('ghost@127.0.0.1:1', 'kv', 'put', ['k', 1])).not.toThrow()
+  })
+
+  it('runs a cast remotely (seen by a later call)', async () => {
+    rpc.cast(b.name, 'kv', 'put', ['answer', new Map([['x', 42n]])])
+    // Frames to one node arrive in order, so the call sees the cast's effect.
+    expect(await rpc.call(b.name, 'kv', 'get', ['answer'])).toEqual(new Map([['x', 42n]]))
+    // A failing cast is logged there, never thrown here.
+    rpc.cast(b.name, 'math', 'boom', ['cast failure'])
+    await waitFor('the cast failure to be logged', () => b.logs.some((l) => /cast failure/.test(l)))
+  })
+
+  it('calls from a forked node back to this node, and local-node calls run locally', async () => {
+    rpc.register('here', { hello: (who: string) => `hello ${who} from ${node()}`, fail: () => { throw new TypeError('local fail') } })
+    try {
+      expect(await b.call('call', { target: node(), module: 'here', fn: 'hello', args: ['b'] })).toEqual({ ok: true, value: `hello b from ${node()}` })
+      expect(await rpc.call(node(), 'here', 'hello', ['me'])).toBe(`hello me from ${node()}`)
+      await expect(rpc.call(node(), 'here', 'fail')).rejects.toMatchObject({ code: 'EREMOTE', remoteName: 'TypeError', node: node() })
+      await expect(rpc.call(node(), 'here', 'toString')).rejects.toBeInstanceOf(NoFunctionError)
+      await expect(rpc.call(node(), 'nope', 'x')).rejects.toBeInstanceOf(NoFunctionError)
+      // Local calls copy like remote ones: the callee cannot mutate the caller's args.
+      rpc.register('mut', { push: (a: number[]) => { a.push(1); return a } })
+      const arr: number[] = []
+      expect(await rpc.call(node(), 'mut', 'push', [arr])).toEqual([1])
+      expect(arr).toEqual([])
+      expect(rpc.unregister('mut')).toBe(true)
+      expect(rpc.unregister('mut')).toBe(false)
+    } finally {
+      rpc.unregister('here')
+    }
+  })
+
+  it('rejects bad arguments with TypeError / RangeError', async () => {
+    await expect(rpc.call(42 as any, 'math', 'add')).rejects.toThrow(TypeError)
+    await expect(rpc.call(b.name, 1 as any, 'add')).rejects.toThrow(TypeError)
+    await expect(rpc.call(b.name, 'math', null as any)).rejects.toThrow(TypeError)
+    await expect(rpc.call(b.name, 'math', 'add', 'x' as any)).rejects.toThrow(TypeError)
+    await expect(rpc.call(b.name, 'math', 'add', [1, { f: () => 1 }] as any)).rejects.toThrow(/args\[1\]\.f/)
+    await expect(rpc.call(b.name, 'math', 'add', [undefined] as any)).rejects.toThrow(TypeError)
+    await expect(rpc.call(b.name, 'math', 'add', [], { timeout: -1 })).rejects.toThrow(RangeError)
+    await expect(rpc.call(b.name, 'math', 'add', [], { timeout: Number.NaN })).rejects.toThrow(RangeError)
+    await expect(rpc.call(b.name, 'math', 'add', [], { timeout: '5' as any })).rejects.toThrow(TypeError)
+    expect(() => rpc.cast(b.name, 'math', 'add', [Symbol('x')] as any)).toThrow(TypeError)
+    expect(() => rpc.cast(b.name, 'math', 7 as any)).toThrow(TypeError)
+    await expect(rpc.multicall('x' as any, 'math', 'add')).rejects.toThrow(TypeError)
+    await expect(rpc.multicall([b.name], 'math', 'add', [], { timeout: -5 })).rejects.toThrow(RangeError)
+    expect(() => rpc.register('', {})).toThrow(TypeError)
+    expect(() => rpc.register('m', null as any)).toThrow(TypeError)
+    expect(await pendingCallCount()).toBe(0)
+  })
+
+  it('drops malformed RpcCall / RpcReply payloads from a peer and keeps serving', async () => {
+    const before = logs.length
+    for (const kind of [0x30, 0x31, 0x32]) {
+      expect(await b.call('raw', { target: node(), kind, bytes: [0xc1, 0xff, 0x00] })).toBe('ok') // not msgpack
+      expect(await b.call('raw', { target: node(), kind, bytes: [0x2a] })).toBe('ok') // 42: not a map
+      expect(await b.call('raw', { target: node(), kind, bytes: [] })).toBe('ok')
+    }
+    await waitFor('the malformed frames to be logged', () => logs.slice(before).filter((l) => /malformed/.test(l)).length >= 9)
+    expect(await rpc.call(b.name, 'math', 'add', [20, 22])).toBe(42)
+    expect(await b.call('call', { target: node(), module: 'nope', fn: 'x', args: [] })).toMatchObject({ ok: false, code: 'ENOFUNCTION' })
+    expect(nodes()).toContain(b.name)
+  })
+})
+
+describe('rpc when nodes go down', () => {
+  it('rejects a call in flight with ConnectionError soon after the node is SIGKILLed, not at its timeout', async () => {
+    const c = await peer('c1')
+    const started = Date.now()
+    const call = rpc.call(c.name, 'math', 'slow', [60_000, 'never'], { timeout: 30_000 }).catch((x: unknown) => x)
+    await new Promise((r) => setTimeout(r, 100))
+    c.child.kill('SIGKILL')
+    const e = await call
+    expect(e).toBeInstanceOf(ConnectionError)
+    expect((e as ConnectionError).node).toBe(c.name)
+    // Heartbeat timeout 600 ms: generous margin, far below 30 s.
+    expect(Date.now() - started).toBeLessThan(6_000)
+    expect(await pendingCallCount()).toBe(0)
+  })
+
+  it('rejects 1,000 concurrent calls with ConnectionError when the node is SIGKILLed; nothing stays pending', async () => {
+    const c = await peer('c2')
+    const calls = Array.from({ length: 1000 }, (_, i) =>
+      rpc.call(c.name, 'math', 'slow', [60_000, i], { timeout: 30_000 }).then(
+        () => 'resolved',
+        (x: unknown) => x,
+      ),
+    )
+    expect(await pendingCallCount()).toBe(1000)
+    await new Promise((r) => setTimeout(r, 200))
+    const killedAt = Date.now()
+    c.child.kill('SIGKILL')
+    const results = await Promise.all(calls)
+    expect(Date.now() - killedAt).toBeLessThan(6_000)
+    expect(results.every((r) => r instanceof ConnectionError)).toBe(true)
+    expect(await pendingCallCount()).toBe(0)
+  })
+
+  it('multicall mixes ok, error and down nodes, in the order given', async () => {
+    const d = await peer('d')
+    const e = await peer('e')
+    const gone = await peer('gone')
+    gone.child.kill('SIGKILL')
+    await waitFor('gone to be down', () => !nodes().includes(gone.name), 5_000)
+    const r = await rpc.multicall([d.name, node(), gone.name, e.name], 'math', 'whoami', [], { timeout: 2000 })
+    expect(r.map((x) => x.node)).toEqual([d.name, node(), gone.name, e.name])
+    expect(r[0]).toEqual({ node: d.name, ok: true, value: d.name })
+    expect(r[1]).toMatchObject({ node: node(), ok: false }) // no 'math' module here
+    expect((r[1] as any).error).toBeInstanceOf(NoFunctionError)
+    expect((r[2] as any).error).toBeInstanceOf(ConnectionError)
+    expect(r[3]).toEqual({ node: e.name, ok: true, value: e.name })
+    const r2 = await rpc.multicall([d.name, e.name], 'math', 'boom', ['x'])
+    expect(r2.every((x) => !x.ok && x.error instanceof RemoteError)).toBe(true)
+    const r3 = await rpc.multicall([d.name, e.name], 'math', 'slow', [1000, 1], { timeout: 50 })
+    expect(r3.every((x) => !x.ok && x.error instanceof TimeoutError)).toBe(true)
+    expect(await pendingCallCount()).toBe(0)
+  })
+})

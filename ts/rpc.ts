@@ -1,0 +1,382 @@
+/**
+ * Remote procedure calls between cluster nodes. A node exposes modules with
+ * `rpc.register`; other nodes `call` (awaiting the result), `cast` (fire and
+ * forget) or `multicall` them. Arguments and results are terms, sent in the
+ * one msgpack encoding (`ts/terms.ts`) in RpcCall / RpcReply / RpcCast frames.
+ * A call to this node's own name runs locally with the same semantics.
+ * @module
+ */
+import { checkName, checkTimeout } from './check.js'
+import { addListener } from './cluster-events.js'
+import { FrameKind, onFrame, sendFrame } from './cluster-frames.js'
+import { type Timed, type TimerList, cancelTimeout, startTimeout } from './deadlines.js'
+import { ConnectionError, NoFunctionError, RemoteError, TimeoutError } from './errors.js'
+import { log } from './logger.js'
+import { node as localNode } from './node.js'
+import { type Term, assertTerm, decode, encode } from './terms.js'
+
+/** What {@link rpc.call} and {@link rpc.multicall} take. */
+export interface RpcOptions {
+  /** Milliseconds to wait for the reply (default 5000; `Infinity`: until the node goes down). */
+  timeout?: number | undefined
+}
+
+/** One node's outcome in {@link rpc.multicall}. */
+export type MulticallResult = { node: string; ok: true; value: Term } | { node: string; ok: false; error: Error }
+
+/** A registered module: an object whose own function properties are callable. */
+export type RpcModule = object
+
+/** What an error becomes on the wire. `code` is set only for errors of the RPC layer itself. */
+interface WireError {
+  name: string
+  message: string
+  stack?: string
+  code?: string
+}
+
+const ENOFUNCTION = 'ENOFUNCTION'
+const MAX_TIMER_MS = 2 ** 31 - 1
+const modules = new Map<string, RpcModule>()
+
+/** A call waiting for its reply; armed in the shared timer lists. */
+class Pending implements Timed {
+  tPrev: Timed | null = null
+  tNext: Timed | null = null
+  tAt = 0
+  tList: TimerList | null = null
+  constructor(
+    readonly id: number,
+    readonly node: string,
+    readonly module: string,
+    readonly fn: string,
+    readonly what: string,
+    readonly timeout: number,
+    readonly resolve: (value: Term) => void,
+    readonly reject: (error: Error) => void,
+  ) {}
+
+  expire(): void {
+    if (!forget(this)) return
+    this.reject(new TimeoutError(`${this.what} timed out after ${this.timeout} ms`, this.timeout))
+  }
+}
+
+/** Pending calls by node, then id: a nodedown rejects one node's calls without scanning the others. */
+const pending = new Map<string, Map<number, Pending>>()
+let pendingCount = 0
+let nextId = 1
+
+/** @internal How many calls are waiting for a reply (for tests of leaks). */
+export function pendingCallCount(): number {
+  return pendingCount
+}
+
+function forget(p: Pending): boolean {
+  const byId = pending.get(p.node)
+  if (byId === undefined || !byId.delete(p.id)) return false
+  if (byId.size === 0) pending.delete(p.node)
+  pendingCount--
+  cancelTimeout(p)
+  return true
+}
+
+function describe(node: string, module: string, fn: string): string {
+  return `rpc.call(${node}, ${module}.${fn})`
+}
+
+/** Finds `module.fn`: own enumerable function properties only (never inherited names). */
+function lookup(module: string, fn: string): ((...args: Term[]) => unknown) | WireError {
+  const impl = modules.get(module)
+  if (impl === undefined) return { name: 'NoFunctionError', message: `no RPC module '${module}'`, code: ENOFUNCTION }
+  const f = Object.hasOwn(impl, fn) && Object.prototype.propertyIsEnumerable.call(impl, fn) ? (impl as Record<string, unknown>)[fn] : undefined
+  if (typeof f !== 'function') {
+    return { name: 'NoFunctionError', message: `no function '${fn}' in RPC module '${module}'`, code: ENOFUNCTION }
+  }
+  return (...args: Term[]) => (f as (...a: Term[]) => unknown).apply(impl, args)
+}
+
+function wireError(error: unknown): WireError {
+  if (error instanceof Error) {
+    const out: WireError = { name: String(error.name), message: String(error.message) }
+    if (typeof error.stack === 'string') out.stack = error.stack
+    return out
+  }
+  let text: string
+  try {
+    text = String(error)
+  } catch {
+    text = typeof error
+  }
+  return { name: 'Error', message: `a non-Error value was thrown: ${text}` }
+}
+
+type Outcome = { ok: true; value: Term } | { ok: false; error: WireError }
+
+/** Runs `module.fn(...args)` here; never throws. A non-term result is a TypeError. */
+async function run(module: string, fn: string, args: Term[]): Promise<Outcome> {
+  const f = lookup(module, fn)
+  if (typeof f !== 'function') return { ok: false, error: f }
+  try {
+    const value = await f(...args)
+    assertTerm(value, `the result of ${module}.${fn}`)
+    return { ok: true, value }
+  } catch (error) {
+    return { ok: false, error: wireError(error) }
+  }
+}
+
+/** Turns a failed outcome into the error the caller sees. */
+function callerError(error: WireError, node: string, module: string, fn: string): Error {
+  if (error.code === ENOFUNCTION) return new NoFunctionError(`${error.message} on ${node}`, `${module}.${fn}`)
+  return new RemoteError({ remoteName: error.name, remoteMessage: error.message, remoteStack: error.stack, node })
+}
+
+function checkArgs(args: unknown, what: string): Term[] {
+  if (!Array.isArray(args)) throw new TypeError(`${what}: args must be an array of terms`)
+  assertTerm(args, 'args')
+  return args as Term[]
+}
+
+function checkNode(nodeName: unknown, what: string): string {
+  if (typeof nodeName !== 'string' || nodeName.length === 0) {
+    throw new TypeError(`${what}: expected a node name like 'a@127.0.0.1:4370'`)
+  }
+  return nodeName
+}
+
+function checkOptions(options: unknown, what: string): number {
+  if (options === undefined) return 5000
+  if (typeof options !== 'object' || options === null) throw new TypeError(`${what}: options must be an object`)
+  const { timeout } = options as RpcOptions
+  return timeout === undefined ? 5000 : checkTimeout(timeout, `${what}: timeout`)
+}
+
+/** A copy of a term, as the remote side would see it (local calls keep the same semantics). */
+function copy<T extends Term>(value: T): T {
+  return decode(encode(value)) as T
+}
+
+function callLocal(module: string, fn: string, args: Term[], timeout: number): Promise<Term> {
+  const self = localNode()
+  const what = describe(self, module, fn)
+  return new Promise<Term>((resolve, reject) => {
+    let done = false
+    const timer =
+      timeout < MAX_TIMER_MS
+        ? setTimeout(() => {
+            done = true
+            reject(new TimeoutError(`${what} timed out after ${timeout} ms`, timeout))
+          }, timeout)
+        : undefined
+    void run(module, fn, copy(args)).then((out) => {
+      if (done) return
+      clearTimeout(timer)
+      if (out.ok) {
+        try {
+          resolve(copy(out.value))
+        } catch (error) {
+          reject(callerError(wireError(error), self, module, fn))
+        }
+      } else reject(callerError(out.error, self, module, fn))
+    })
+  })
+}
+
+function callRemote(nodeName: string, module: string, fn: string, args: Term[], timeout: number): Promise<Term> {
+  const what = describe(nodeName, module, fn)
+  const id = nextId
+  nextId = nextId >= Number.MAX_SAFE_INTEGER ? 1 : nextId + 1
+  const result = sendFrame(nodeName, FrameKind.RpcCall, encode({ id, module, fn, args }))
+  if (result === 'toolarge') return Promise.reject(new RangeError(`${what}: the arguments are larger than a frame may be`))
+  if (result !== 'ok') return Promise.reject(new ConnectionError(`${what}: node ${nodeName} is not connected`, nodeName))
+  return new Promise<Term>((resolve, reject) => {
+    const p = new Pending(id, nodeName, module, fn, what, timeout, resolve, reject)
+    let byId = pending.get(nodeName)
+    if (byId === undefined) pending.set(nodeName, (byId = new Map()))
+    byId.set(id, p)
+    pendingCount++
+    if (timeout < MAX_TIMER_MS) startTimeout(p, timeout)
+  })
+}
+
+async function call(nodeName: string, module: string, fn: string, args: Term[] = [], options?: RpcOptions): Promise<Term> {
+  checkNode(nodeName, 'rpc.call')
+  checkName(module, 'rpc.call: module')
+  checkName(fn, 'rpc.call: fn')
+  const list = checkArgs(args, 'rpc.call')
+  const timeout = checkOptions(options, 'rpc.call')
+  if (nodeName === localNode()) return callLocal(module, fn, list, timeout)
+  return callRemote(nodeName, module, fn, list, timeout)
+}
+
+function cast(nodeName: string, module: string, fn: string, args: Term[] = []): void {
+  checkNode(nodeName, 'rpc.cast')
+  checkName(module, 'rpc.cast: module')
+  checkName(fn, 'rpc.cast: fn')
+  const list = checkArgs(args, 'rpc.cast')
+  if (nodeName === localNode()) {
+    const copied = copy(list)
+    setImmediate(() => void run(module, fn, copied).then((out) => logCastFailure(out, localNode(), module, fn)))
+    return
+  }
+  const result = sendFrame(nodeName, FrameKind.RpcCast, encode({ module, fn, args: list }))
+  if (result === 'toolarge') throw new RangeError(`rpc.cast(${nodeName}, ${module}.${fn}): the arguments are larger than a frame may be`)
+  // Not connected: a cast is fire-and-forget, like sending to a dead process.
+}
+
+async function multicall(nodeNames: string[], module: string, fn: string, args: Term[] = [], options?: RpcOptions): Promise<MulticallResult[]> {
+  if (!Array.isArray(nodeNames)) throw new TypeError('rpc.multicall: nodes must be an array of node names')
+  for (const n of nodeNames) checkNode(n, 'rpc.multicall')
+  checkName(module, 'rpc.multicall: module')
+  checkName(fn, 'rpc.multicall: fn')
+  const list = checkArgs(args, 'rpc.multicall')
+  const timeout = checkOptions(options, 'rpc.multicall')
+  return Promise.all(
+    nodeNames.map((n) =>
+      (n === localNode() ? callLocal(module, fn, list, timeout) : callRemote(n, module, fn, list, timeout)).then(
+        (value): MulticallResult => ({ node: n, ok: true, value }),
+        (error: Error): MulticallResult => ({ node: n, ok: false, error }),
+      ),
+    ),
+  )
+}
+
+function logCastFailure(out: Outcome, from: string, module: string, fn: string): void {
+  if (!out.ok) log({ level: 'warn', message: `rpc.cast ${module}.${fn} from ${from} failed: ${out.error.name}: ${out.error.message}` })
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Map)
+}
+
+function malformed(kind: string, from: string, detail: unknown): void {
+  log({ level: 'warn', message: `rpc: dropped a malformed ${kind} from ${from}: ${String(detail)}` })
+}
+
+function decodeFrame(kind: string, from: string, payload: Uint8Array): Record<string, unknown> | undefined {
+  let msg: unknown
+  try {
+    msg = decode(payload)
+  } catch (error) {
+    malformed(kind, from, error)
+    return undefined
+  }
+  if (!isRecord(msg)) {
+    malformed(kind, from, 'not a map')
+    return undefined
+  }
+  return msg
+}
+
+function isId(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v)
+}
+
+function reply(to: string, id: number, out: Outcome): void {
+  let bytes: Uint8Array
+  try {
+    bytes = encode(out.ok ? { id, ok: true, value: out.value } : { id, ok: false, error: out.error })
+  } catch (error) {
+    bytes = encode({ id, ok: false, error: wireError(error) })
+  }
+  let sent = sendFrame(to, FrameKind.RpcReply, bytes)
+  if (sent === 'toolarge') {
+    sent = sendFrame(to, FrameKind.RpcReply, encode({ id, ok: false, error: { name: 'RangeError', message: 'the result is larger than a frame may be' } }))
+  }
+  // 'notconnected': the caller saw the node go down and has already given up.
+}
+
+onFrame(FrameKind.RpcCall, (from, payload) => {
+  const msg = decodeFrame('RpcCall', from, payload)
+  if (msg === undefined) return
+  const { id, module, fn, args } = msg
+  if (!isId(id) || typeof module !== 'string' || typeof fn !== 'string' || !Array.isArray(args)) {
+    malformed('RpcCall', from, 'expected { id, module, fn, args }')
+    return
+  }
+  void run(module, fn, args as Term[]).then((out) => reply(from, id, out))
+})
+
+onFrame(FrameKind.RpcCast, (from, payload) => {
+  const msg = decodeFrame('RpcCast', from, payload)
+  if (msg === undefined) return
+  const { module, fn, args } = msg
+  if (typeof module !== 'string' || typeof fn !== 'string' || !Array.isArray(args)) {
+    malformed('RpcCast', from, 'expected { module, fn, args }')
+    return
+  }
+  void run(module, fn, args as Term[]).then((out) => logCastFailure(out, from, module, fn))
+})
+
+onFrame(FrameKind.RpcReply, (from, payload) => {
+  const msg = decodeFrame('RpcReply', from, payload)
+  if (msg === undefined) return
+  const { id, ok } = msg
+  if (!isId(id) || typeof ok !== 'boolean') {
+    malformed('RpcReply', from, 'expected { id, ok, value | error }')
+    return
+  }
+  const p = pending.get(from)?.get(id)
+  if (p === undefined) return // timed out already (or never ours): dropped
+  forget(p)
+  if (ok) {
+    p.resolve(msg.value as Term)
+    return
+  }
+  const e = msg.error
+  const error: WireError =
+    isRecord(e) && typeof e.name === 'string' && typeof e.message === 'string'
+      ? {
+          name: e.name,
+          message: e.message,
+          ...(typeof e.stack === 'string' && { stack: e.stack }),
+          ...(typeof e.code === 'string' && { code: e.code }),
+        }
+      : { name: 'Error', message: 'the remote node sent a malformed error' }
+  p.reject(callerError(error, from, p.module, p.fn))
+})
+
+addListener('nodedown', (nodeName, info) => {
+  const byId = pending.get(nodeName)
+  if (byId === undefined) return
+  pending.delete(nodeName)
+  for (const p of byId.values()) {
+    pendingCount--
+    cancelTimeout(p)
+    p.reject(new ConnectionError(`${p.what}: node ${nodeName} went down (${info.reason ?? 'unknown'})`, nodeName))
+  }
+})
+
+/** Remote procedure calls. Only functions exposed with `rpc.register` can be called from other nodes. */
+export const rpc = {
+  /**
+   * Exposes `impl` as `module`: its own enumerable function properties become
+   * callable (`this` is `impl`); inherited names such as `toString` never are.
+   * Registering a module again replaces it.
+   */
+  register(module: string, impl: RpcModule): void {
+    checkName(module, 'rpc.register: module')
+    if ((typeof impl !== 'object' && typeof impl !== 'function') || impl === null) {
+      throw new TypeError('rpc.register: impl must be an object of functions')
+    }
+    modules.set(module, impl)
+  },
+  /** Removes a module; whether it was registered. */
+  unregister(module: string): boolean {
+    checkName(module, 'rpc.unregister: module')
+    return modules.delete(module)
+  },
+  /**
+   * Calls `module.fn(...args)` on `node` and resolves with its result.
+   * Rejects with TimeoutError (no reply in time; a late reply is dropped),
+   * ConnectionError (not connected, or the node went down during the call),
+   * RemoteError (the function threw) or NoFunctionError (no such module or
+   * function); TypeError/RangeError for bad arguments.
+   */
+  call,
+  /** Runs `module.fn(...args)` on `node` without waiting; remote failures are logged there, never thrown here. */
+  cast,
+  /** Calls every node at once; one `{ node, ok, value | error }` per node, in the order given. */
+  multicall,
+}
