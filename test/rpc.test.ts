@@ -251,6 +251,16 @@ describe('rpc when nodes go down', () => {
     expect(await pendingCallCount()).toBe(0)
   })
 
+  it('rejects pending calls with ConnectionError when this node disconnects from the peer', async () => {
+    const c = await peer('c3')
+    const calls = [1, 2, 3].map((i) => rpc.call(c.name, 'math', 'slow', [60_000, i], { timeout: 30_000 }).catch((x: unknown) => x))
+    expect(await pendingCallCount()).toBe(3)
+    expect(cluster.disconnect(c.name)).toBe(true)
+    const results = await Promise.all(calls)
+    expect(results.every((r) => r instanceof ConnectionError && /disconnect/.test(r.message))).toBe(true)
+    expect(await pendingCallCount()).toBe(0)
+  })
+
   it('multicall mixes ok, error and down nodes, in the order given', async () => {
     const d = await peer('d')
     const e = await peer('e')
