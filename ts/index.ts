@@ -24,6 +24,7 @@ export {
   type ExitMessage,
   type ExitReason,
   type MailboxOverflow,
+  type NamedOnNode,
   type ProcessContext,
   type ProcessFunction,
   type ProcessKind,
@@ -69,3 +70,5 @@ export {
   nodes,
 } from './cluster.js'
 export { type MulticallResult, type RpcModule, type RpcOptions, rpc } from './rpc.js'
+// The distribution layer for processes: makes send/link/monitor/exit reach other nodes.
+import './remote.js'

@@ -23,6 +23,7 @@
 import { checkName, checkOptions, checkTimeout, describe, isThenable } from './check.js'
 import { ExitError, NoProcessError } from './errors.js'
 import { log } from './logger.js'
+import { node } from './node.js'
 import { Pid, newLocalPid, releaseLocalPid } from './pid.js'
 import { Ref, makeRef } from './ref.js'
 
@@ -120,6 +121,34 @@ export interface ProcessContext {
 
 /** What a process runs: `'process'` for `spawn`, or the behaviour (for introspection). */
 export type ProcessKind = 'process' | 'genserver' | 'supervisor' | 'dynamic_supervisor'
+
+/** A process registered under `name` on the node `node` (Erlang's `{Name, Node}`), a target of `send`. */
+export interface NamedOnNode {
+  readonly name: string
+  readonly node: string
+}
+
+/**
+ * @internal Where the distribution layer (ts/remote.ts) plugs in: operations
+ * on pids of other nodes. Registered by that module, so this one does not
+ * import it (no import cycle); without it, remote pids behave as dead.
+ */
+export interface RemoteHooks {
+  send(to: Pid | NamedOnNode, message: unknown): void
+  link(a: Process, pid: Pid): void
+  unlink(a: Process, pid: Pid): void
+  monitor(watcher: Process, pid: Pid): Ref
+  /** Cancels a monitor of a remote pid; whether `ref` was one. */
+  demonitor(ref: Ref): boolean
+  exit(from: Pid | null, pid: Pid, reason: ExitReason): void
+}
+
+let remote: RemoteHooks | null = null
+
+/** @internal Installs the distribution layer's hooks. */
+export function setRemoteHooks(hooks: RemoteHooks | null): void {
+  remote = hooks
+}
 
 /** @internal One monitor: `watcher` monitors `target`. */
 class Monitor {
@@ -686,6 +715,7 @@ function exitFrom(from: Pid | null, pid: Pid, reason: ExitReason): void {
   if (reason === undefined) throw new TypeError('exit: a reason is required (e.g. "shutdown" or "kill")')
   const t = pid.proc
   if (t !== null) exitSignal(t, from, reason, false)
+  else if (pid.home !== null && remote !== null) remote.exit(from, pid, reason)
 }
 
 /**
@@ -704,6 +734,7 @@ export function linkTo(a: Process, pid: Pid): void {
   if (!a.alive) return
   const b = pid.proc
   if (b === a) return
+  if (b === null && pid.home !== null && remote !== null) return remote.link(a, pid)
   if (b === null) {
     // Erlang: a trapping caller hears 'noproc' as an EXIT; any other caller fails.
     if (a.ext !== null && a.ext.trapping) {
@@ -719,6 +750,7 @@ export function linkTo(a: Process, pid: Pid): void {
 /** @internal Removes the link between `a` and the process of `pid`. */
 export function unlinkFrom(a: Process, pid: Pid): void {
   const b = pid.proc
+  if (b === null && pid.home !== null && remote !== null) return remote.unlink(a, pid)
   if (b === null) return
   a.ext?.links?.delete(b)
   b.ext?.links?.delete(a)
@@ -728,6 +760,7 @@ const monitorsByRef = new Map<number, Monitor>()
 
 /** @internal `watcher` starts monitoring the process of `pid`. */
 export function monitorOf(watcher: Process, pid: Pid): Ref {
+  if (pid.home !== null && remote !== null) return remote.monitor(watcher, pid)
   const ref = makeRef()
   const target = pid.proc
   if (target === null) {
@@ -749,13 +782,14 @@ function demonitorRef(ref: Ref, flushFrom: Process | null): boolean {
     m.watcher.ext!.monitors!.delete(m)
     m.target.ext!.watchers!.delete(m)
   }
+  const active = m !== undefined || (ref.home === null && remote !== null && remote.demonitor(ref))
   if (flushFrom !== null) {
     removeMessages(flushFrom, (msg) => {
       const down = msg as DownMessage | null
       return typeof down === 'object' && down !== null && down.type === 'DOWN' && down.ref instanceof Ref && down.ref.equals(ref)
     })
   }
-  return m !== undefined
+  return active
 }
 
 /** Links `pid` with `self` (the calling process). See `ProcessContext.link`. */
@@ -782,7 +816,11 @@ export function demonitor(ref: Ref): boolean {
   return demonitorRef(checkRef(ref), null)
 }
 
-/** Whether the process of `pid` is alive. Pids of other nodes: `false` until the cluster routes them. */
+/**
+ * Whether the process of `pid` is alive. Local only, like Erlang's
+ * `is_process_alive/1`: a pid of another node is always `false` (ask with a
+ * monitor instead, which answers `'noproc'` for a dead remote process).
+ */
 export function isAlive(pid: Pid): boolean {
   return checkPid(pid, 'isAlive').proc !== null
 }
@@ -791,12 +829,16 @@ export function isAlive(pid: Pid): boolean {
 // Sending
 
 /**
- * Sends `message` to a process by pid or registered name. Never blocks.
+ * Sends `message` to a process by pid, by registered name, or by
+ * `{ name, node }` (a name registered on that node). Never blocks.
  * A dead pid drops the message silently (Erlang semantics); an unregistered
- * name throws `NoProcessError`. The message is not copied (see the module
- * notes); `undefined` and promises cannot be sent (`TypeError`).
+ * local name throws `NoProcessError`. The message is not copied (see the
+ * module notes); `undefined` and promises cannot be sent (`TypeError`).
+ * To a pid of another node or `{ name, node }` of another node, the message
+ * must be a term (`TypeError` naming the offending path); it is dropped
+ * silently if the node is not connected or the name not registered there.
  */
-export function send(target: Pid | string, message: unknown): void {
+export function send(target: Pid | string | NamedOnNode, message: unknown): void {
   if (message === undefined) throw new TypeError('send: the message must not be undefined')
   if (typeof message === 'object' && message !== null && typeof (message as { then?: unknown }).then === 'function') {
     // receive would await it instead of returning it
@@ -805,14 +847,35 @@ export function send(target: Pid | string, message: unknown): void {
   let p: Process | null | undefined
   if (target instanceof Pid) {
     p = target.proc
-    if (p === null) return // dead, or on another node (routed by the cluster once it exists)
+    if (p === null) {
+      // dead, or on another node
+      if (target.home !== null && remote !== null) remote.send(target, message)
+      return
+    }
   } else if (typeof target === 'string') {
     p = names.get(target)
     if (p === undefined) throw new NoProcessError(`send: no process is registered as '${target}'`)
+  } else if (isNamedOnNode(target)) {
+    if (target.node !== node()) {
+      if (remote !== null) remote.send(target, message)
+      return
+    }
+    p = names.get(target.name)
+    if (p === undefined) throw new NoProcessError(`send: no process is registered as '${target.name}'`)
   } else {
-    throw new TypeError(`send: the target must be a Pid or a registered name, got ${describe(target)}`)
+    throw new TypeError(`send: the target must be a Pid, a registered name or { name, node }, got ${describe(target)}`)
   }
   deliver(p, message, false)
+}
+
+function isNamedOnNode(target: unknown): target is NamedOnNode {
+  if (typeof target !== 'object' || target === null || Array.isArray(target)) return false
+  const { name, node: nodeName } = target as { name?: unknown; node?: unknown }
+  if (name === undefined && nodeName === undefined) return false
+  if (typeof name !== 'string' || name.length === 0 || typeof nodeName !== 'string' || nodeName.length === 0) {
+    throw new TypeError(`send: a { name, node } target needs a non-empty string name and node, got ${describe(target)}`)
+  }
+  return true
 }
 
 // ---------------------------------------------------------------------------

@@ -1,0 +1,287 @@
+import { type ChildProcess, fork } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+
+import {
+  type ClusterOptions,
+  type Pid,
+  type ProcessContext,
+  Ref,
+  cluster,
+  demonitor,
+  exit,
+  isAlive,
+  link,
+  monitor,
+  node,
+  nodes,
+  send,
+  setLogger,
+  spawn,
+  unlink,
+} from 'ironwood'
+
+const FIXTURE = fileURLToPath(new URL('./fixtures/remote-node.mjs', import.meta.url))
+const FAST = { heartbeatInterval: 100, heartbeatTimeout: 600 }
+const REMOTE_INTERNAL = new URL('../dist/remote.js', import.meta.url).href
+const remoteCounts = async (): Promise<{ links: number; monitors: number; watchers: number }> =>
+  ((await import(REMOTE_INTERNAL)) as { remoteCounts: () => { links: number; monitors: number; watchers: number } }).remoteCounts()
+
+const children = new Set<ChildProcess>()
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
+
+async function waitFor(what: string, cond: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await sleep(10)
+  }
+}
+
+interface TestNode {
+  child: ChildProcess
+  name: string
+}
+
+function startNode(options: Partial<ClusterOptions> & { name: string }): Promise<TestNode> {
+  const child = fork(FIXTURE, [JSON.stringify({ cookie: 'remote-cookie', ...FAST, ...options })], { stdio: 'pipe' })
+  children.add(child)
+  return new Promise((resolve, reject) => {
+    child.on('exit', (code, signal) => reject(new Error(`${options.name} exited (${code ?? signal}) before starting`)))
+    child.on('message', (m: any) => {
+      if (m.type === 'started') resolve({ child, name: m.name })
+      else if (m.type === 'start-error') reject(new Error(m.error))
+    })
+  })
+}
+
+async function peer(name: string): Promise<TestNode> {
+  const n = await startNode({ name, seeds: [node()] })
+  await waitFor(`${name} to be up here`, () => nodes().includes(n.name))
+  return n
+}
+
+/** A local process that keeps every message it receives (trapping exits if asked). */
+interface Inbox {
+  pid: Pid
+  msgs: any[]
+}
+function inbox(trapExit = false): Inbox {
+  const msgs: any[] = []
+  const pid = spawn(
+    async (self: ProcessContext) => {
+      for (;;) msgs.push(await self.receive())
+    },
+    { trapExit },
+  )
+  return { pid, msgs }
+}
+
+async function next<T = any>(box: Inbox, pred: (m: any) => boolean, what: string, timeoutMs = 10_000): Promise<T> {
+  await waitFor(what, () => box.msgs.some(pred), timeoutMs)
+  const i = box.msgs.findIndex(pred)
+  return box.msgs.splice(i, 1)[0] as T
+}
+
+/** A fresh worker process on `n`. */
+async function remoteWorker(n: TestNode, box: Inbox): Promise<Pid> {
+  send({ name: 'echo', node: n.name }, { op: 'spawn', from: box.pid })
+  const m = await next(box, (x) => x?.spawned !== undefined, 'a spawned worker')
+  return m.spawned as Pid
+}
+
+const idle = (): Pid =>
+  spawn(async (self: ProcessContext) => {
+    await self.receive()
+  })
+
+let early: Inbox
+let earlyName = ''
+
+beforeAll(async () => {
+  setLogger(() => {})
+  // Made before the cluster starts: its pid must still travel with the real node name.
+  early = inbox()
+  earlyName = String(early.pid)
+  await cluster.start({ name: 'remotetester', cookie: 'remote-cookie', ...FAST })
+})
+
+afterAll(async () => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
+  children.clear()
+  await cluster.stop()
+  setLogger(null)
+})
+
+describe('remote processes between real node processes', () => {
+  let b: TestNode
+
+  beforeAll(async () => {
+    b = await peer('b')
+  })
+
+  it('sends to { name, node } and to a remote pid; replies reach a pid made before cluster.start', async () => {
+    expect(earlyName).toMatch(/^#PID<nonode@nohost\./)
+    expect(early.pid.node).toBe(node())
+    send({ name: 'echo', node: b.name }, { op: 'echo', value: 'hi', from: early.pid })
+    const r = await next(early, (m) => m?.value === 'hi', 'the reply to a named send')
+    const w = r.pid as Pid
+    expect(w.node).toBe(b.name)
+    expect(w.isLocal).toBe(false)
+    expect(isAlive(w)).toBe(false) // local only, like Erlang's is_process_alive
+    send(w, { op: 'echo', value: { m: new Map([[1, 2n]]), d: new Date(3) }, from: early.pid })
+    const r2 = await next(early, (m) => m?.value?.m instanceof Map, 'the reply to a pid send')
+    expect(r2.value.m.get(1)).toBe(2n)
+    expect(r2.pid.equals(w)).toBe(true)
+  })
+
+  it('delivers 1,000 messages in the order sent (and their replies in order)', async () => {
+    const box = inbox()
+    const w = await remoteWorker(b, box)
+    for (let i = 0; i < 1000; i++) send(w, { op: 'echo', value: i, from: box.pid })
+    await waitFor('1,000 replies', () => box.msgs.length >= 1000)
+    expect(box.msgs.map((m) => m.value)).toEqual(Array.from({ length: 1000 }, (_, i) => i))
+  })
+
+  it('remote link: a remote exit kills the local linked process; a trapping one gets EXIT with the reason', async () => {
+    const obs = inbox()
+    const w1 = await remoteWorker(b, obs)
+    const l = idle()
+    link(w1, l)
+    const lref = monitor(l, obs.pid)
+    send(w1, { op: 'exit', reason: 'boom' })
+    const down = await next(obs, (m) => m?.type === 'DOWN' && m.ref.equals(lref), 'the linked process to die')
+    expect(down.reason).toBe('boom')
+
+    const t = inbox(true)
+    const w2 = await remoteWorker(b, obs)
+    link(w2, t.pid)
+    send(w2, { op: 'throw', message: 'kaboom' })
+    const ex = await next(t, (m) => m?.type === 'EXIT', 'an EXIT message')
+    expect(ex.from.equals(w2)).toBe(true)
+    expect(ex.reason).toBeInstanceOf(Error)
+    expect(ex.reason.message).toBe('kaboom')
+    expect(isAlive(t.pid)).toBe(true)
+  })
+
+  it('remote link the other way: a local exit kills the remote linked process; remote monitors of local pids fire', async () => {
+    const obs = inbox()
+    const w = await remoteWorker(b, obs)
+    const watcher = await remoteWorker(b, obs)
+    const l = idle()
+    send(w, { op: 'link', pid: l, from: obs.pid })
+    await next(obs, (m) => m?.linked !== undefined, 'the remote link')
+    send(watcher, { op: 'monitor', pid: l, from: obs.pid })
+    await next(obs, (m) => m?.monitoring !== undefined, 'the remote monitor')
+    const wref = monitor(w, obs.pid)
+    exit(l, 'bye')
+    const down = await next(obs, (m) => m?.type === 'DOWN' && m.ref instanceof Ref && m.ref.equals(wref), 'the remote process to die')
+    expect(down.reason).toBe('bye')
+    expect(down.pid.equals(w)).toBe(true)
+    const fwd = await next(obs, (m) => m?.type === 'DOWN' && !(m.ref instanceof Ref), 'the remote DOWN of a local pid')
+    expect(fwd.pid).toBe(l)
+    expect(fwd.reason).toBe('bye')
+  })
+
+  it('unlink: a remote exit no longer reaches the unlinked process', async () => {
+    const obs = inbox()
+    const w = await remoteWorker(b, obs)
+    const l = idle()
+    link(w, l)
+    unlink(w, l)
+    const ref = monitor(w, obs.pid)
+    send(w, { op: 'exit', reason: 'boom' })
+    await next(obs, (m) => m?.type === 'DOWN' && m.ref.equals(ref), 'the remote exit')
+    await sleep(100)
+    expect(isAlive(l)).toBe(true)
+    exit(l, 'kill')
+  })
+
+  it('remote monitor: DOWN with the real reason; a dead remote pid gives noproc; demonitor stops it; exit(pid, kill) works', async () => {
+    const obs = inbox()
+    const w = await remoteWorker(b, obs)
+    const ref = monitor(w, obs.pid)
+    send(w, { op: 'exit', reason: { code: 7, why: ['x'] } })
+    const down = await next(obs, (m) => m?.type === 'DOWN' && m.ref.equals(ref), 'DOWN')
+    expect(down.reason).toEqual({ code: 7, why: ['x'] })
+    expect(down.pid.equals(w)).toBe(true)
+
+    const ref2 = monitor(w, obs.pid)
+    const noproc = await next(obs, (m) => m?.type === 'DOWN' && m.ref.equals(ref2), 'DOWN noproc')
+    expect(noproc.reason).toBe('noproc')
+
+    const t = inbox(true)
+    link(w, t.pid)
+    const ex = await next(t, (m) => m?.type === 'EXIT', 'EXIT noproc of a link to a dead remote pid')
+    expect(ex.reason).toBe('noproc')
+
+    const w2 = await remoteWorker(b, obs)
+    const ref3 = monitor(w2, obs.pid)
+    expect(demonitor(ref3)).toBe(true)
+    expect(demonitor(ref3)).toBe(false)
+    const ref4 = monitor(w2, obs.pid)
+    exit(w2, 'kill')
+    const killed = await next(obs, (m) => m?.type === 'DOWN' && m.ref.equals(ref4), 'DOWN killed')
+    expect(killed.reason).toBe('killed')
+    await sleep(100)
+    expect(obs.msgs.some((m) => m?.type === 'DOWN' && m.ref.equals(ref3))).toBe(false)
+    expect((await remoteCounts()).monitors).toBe(0)
+  })
+
+  it('rejects bad targets and non-term messages with TypeError; unknown names and nodes drop silently', async () => {
+    const box = inbox()
+    const w = await remoteWorker(b, box)
+    expect(() => send({ name: 'echo' } as any, 1)).toThrow(TypeError)
+    expect(() => send({ node: b.name } as any, 1)).toThrow(TypeError)
+    expect(() => send({ name: '', node: b.name }, 1)).toThrow(TypeError)
+    expect(() => send({ name: 5, node: b.name } as any, 1)).toThrow(TypeError)
+    expect(() => send(42 as any, 1)).toThrow(TypeError)
+    expect(() => send([] as any, 1)).toThrow(TypeError)
+    expect(() => send({} as any, 1)).toThrow(TypeError)
+    expect(() => send({ name: 'echo', node: b.name }, () => 1)).toThrow(TypeError)
+    expect(() => send(w, { a: [1, Symbol('s')] })).toThrow(/message\.a\[1\]/)
+    expect(() => send({ name: 'nobody', node: b.name }, 1)).not.toThrow()
+    expect(() => send({ name: 'echo', node: 'ghost@127.0.0.1:1' }, 1)).not.toThrow()
+    // a { name, node } of this node is a local name send
+    const named = spawn(async (self: ProcessContext) => box.msgs.push(await self.receive()), { name: 'localname' })
+    send({ name: 'localname', node: node() }, 'here')
+    await waitFor('the local named message', () => box.msgs.includes('here'))
+    expect(isAlive(named)).toBe(false)
+  })
+})
+
+describe('a remote node that is lost', () => {
+  it('SIGKILL: links get noconnection, a trapping process gets EXIT noconnection, monitors DOWN noconnection exactly once', async () => {
+    const c = await peer('c')
+    const obs = inbox()
+    const w = await remoteWorker(c, obs)
+    const l = idle()
+    link(w, l)
+    const t = inbox(true)
+    link(w, t.pid)
+    const lref = monitor(l, obs.pid)
+    const wref = monitor(w, obs.pid)
+    const wref2 = monitor(w, obs.pid)
+    c.child.kill('SIGKILL')
+    const down = await next(obs, (m) => m?.type === 'DOWN' && m.ref.equals(wref), 'DOWN noconnection', 5000)
+    expect(down.reason).toBe('noconnection')
+    expect(down.pid.equals(w)).toBe(true)
+    const ld = await next(obs, (m) => m?.type === 'DOWN' && m.ref.equals(lref), 'the linked process to die')
+    expect(ld.reason).toBe('noconnection')
+    const ex = await next(t, (m) => m?.type === 'EXIT', 'EXIT noconnection')
+    expect(ex.reason).toBe('noconnection')
+    expect(ex.from.equals(w)).toBe(true)
+    await sleep(300)
+    expect(obs.msgs.filter((m) => m?.type === 'DOWN' && m.ref.equals(wref))).toHaveLength(0)
+    expect(obs.msgs.filter((m) => m?.type === 'DOWN' && m.ref.equals(wref2))).toHaveLength(1)
+    expect(t.msgs.filter((m) => m?.type === 'EXIT')).toHaveLength(0)
+    expect(await remoteCounts()).toEqual({ links: 0, monitors: 0, watchers: expect.any(Number) })
+    // monitoring or linking a pid of a node that is not connected: noconnection at once
+    const ref = monitor(w, obs.pid)
+    const nc = await next(obs, (m) => m?.type === 'DOWN' && m.ref.equals(ref), 'DOWN for a disconnected node')
+    expect(nc.reason).toBe('noconnection')
+    link(w, t.pid)
+    expect((await next(t, (m) => m?.type === 'EXIT', 'EXIT for a disconnected node')).reason).toBe('noconnection')
+  })
+})
