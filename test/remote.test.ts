@@ -13,6 +13,7 @@ import {
   exit,
   isAlive,
   link,
+  makeRef,
   monitor,
   node,
   nodes,
@@ -248,6 +249,33 @@ describe('remote processes between real node processes', () => {
     send({ name: 'localname', node: node() }, 'here')
     await waitFor('the local named message', () => box.msgs.includes('here'))
     expect(isAlive(named)).toBe(false)
+  })
+
+  it('drops malformed frames of every kind and keeps serving; nothing leaks', async () => {
+    const { sendFrame, FrameKind } = (await import(new URL('../dist/cluster-frames.js', import.meta.url).href)) as any
+    const { encode } = (await import(new URL('../dist/terms.js', import.meta.url).href)) as any
+    const box = inbox()
+    const w = await remoteWorker(b, box)
+    const mine = idle()
+    const kinds = [FrameKind.Send, FrameKind.Link, FrameKind.Unlink, FrameKind.Exit, FrameKind.Monitor, FrameKind.Demonitor, FrameKind.Down]
+    const bad = [
+      new Uint8Array([0xc1]),
+      new Uint8Array(0),
+      encode([1, 2, 3]),
+      encode({ to: 5, msg: 1 }),
+      // a pid of the wrong node as sender, a ref of the wrong node
+      encode({ from: w, to: w, reason: { r: 'x' }, link: false }),
+      encode({ from: mine, to: mine, ref: makeRef(), pid: mine, reason: 'x', link: true }),
+      encode({ ref: 'nope', pid: w, reason: { r: 'x' } }),
+    ]
+    for (const k of kinds) for (const bytes of bad) expect(sendFrame(b.name, k, bytes)).toBe('ok')
+    send(w, { op: 'echo', value: 'still here', from: box.pid })
+    await next(box, (m) => m?.value === 'still here', 'an echo after malformed frames')
+    expect(isAlive(mine)).toBe(true)
+    exit(mine, 'kill')
+    exit(w, 'kill')
+    await sleep(100)
+    expect(await remoteCounts()).toEqual({ links: 0, monitors: 0, watchers: 0 })
   })
 })
 

@@ -47,6 +47,8 @@ interface Peer {
   readonly links: Map<Process, Map<number, Pid>>
   /** Monitors held here on this peer's pids, by ref id (the refs are local). */
   readonly monitors: Map<number, RemoteMonitor>
+  /** The same monitors by watching process, so a process's exit finds its own. */
+  readonly monitorsOf: Map<Process, Set<RemoteMonitor>>
   /** Monitors the peer holds on local processes: process → the peer's refs by id. */
   readonly watchers: Map<Process, Map<number, Ref>>
 }
@@ -57,8 +59,25 @@ const hooked = new WeakSet<Process>()
 
 function peer(nodeName: string): Peer {
   let p = peers.get(nodeName)
-  if (p === undefined) peers.set(nodeName, (p = { links: new Map(), monitors: new Map(), watchers: new Map() }))
+  if (p === undefined) peers.set(nodeName, (p = { links: new Map(), monitors: new Map(), monitorsOf: new Map(), watchers: new Map() }))
   return p
+}
+
+function addMonitor(st: Peer, m: RemoteMonitor): void {
+  st.monitors.set(m.ref.id, m)
+  let set = st.monitorsOf.get(m.watcher)
+  if (set === undefined) st.monitorsOf.set(m.watcher, (set = new Set()))
+  set.add(m)
+}
+
+/** Forgets the monitor `ref` of this peer; the monitor, if it was there. */
+function takeMonitor(st: Peer, refId: number): RemoteMonitor | undefined {
+  const m = st.monitors.get(refId)
+  if (m === undefined) return undefined
+  st.monitors.delete(refId)
+  const set = st.monitorsOf.get(m.watcher)
+  if (set !== undefined && set.delete(m) && set.size === 0) st.monitorsOf.delete(m.watcher)
+  return m
 }
 
 function hook(p: Process): void {
@@ -117,9 +136,15 @@ function frame(nodeName: string, kind: number, payload: Record<string, unknown>)
 }
 
 function send(to: Pid | NamedOnNode, message: unknown): void {
-  assertTerm(message, 'message')
-  const nodeName = to instanceof Pid ? to.node : to.node
-  const result = sendFrame(nodeName, FrameKind.Send, encode({ to: to instanceof Pid ? to : to.name, msg: message }))
+  let bytes: Uint8Array
+  try {
+    bytes = encode({ to: to instanceof Pid ? to : to.name, msg: message })
+  } catch (error) {
+    // Validate again only on failure, for an error that names the message's path.
+    assertTerm(message, 'message')
+    throw error
+  }
+  const result = sendFrame(to.node, FrameKind.Send, bytes)
   if (result === 'toolarge') throw new RangeError(`send: the message to ${describeTarget(to)} is larger than a frame may be`)
   // 'notconnected' / 'stopped': dropped, like a message to a dead process.
 }
@@ -159,10 +184,10 @@ function monitor(watcher: Process, pid: Pid): Ref {
   const ref = makeRef()
   if (!watcher.alive) return ref
   const st = peer(pid.node)
-  st.monitors.set(ref.id, { ref, watcher, pid })
+  addMonitor(st, { ref, watcher, pid })
   hook(watcher)
   if (frame(pid.node, FrameKind.Monitor, { ref, from: watcher.pid, to: pid }) !== 'ok') {
-    st.monitors.delete(ref.id)
+    takeMonitor(st, ref.id)
     deliver(watcher, { type: 'DOWN', ref, pid, reason: 'noconnection' } satisfies DownMessage, true)
   }
   return ref
@@ -170,9 +195,8 @@ function monitor(watcher: Process, pid: Pid): Ref {
 
 function demonitor(ref: Ref): boolean {
   for (const [nodeName, st] of peers) {
-    const m = st.monitors.get(ref.id)
+    const m = takeMonitor(st, ref.id)
     if (m === undefined) continue
-    st.monitors.delete(ref.id)
     frame(nodeName, FrameKind.Demonitor, { ref, to: m.pid })
     return true
   }
@@ -199,10 +223,11 @@ function exited(p: Process, reason: ExitReason): void {
       wire ??= toWire(reason)
       for (const ref of watched.values()) frame(nodeName, FrameKind.Down, { ref, pid: p.pid, reason: wire })
     }
-    if (st.monitors.size > 0) {
-      for (const [id, m] of st.monitors) {
-        if (m.watcher !== p) continue
-        st.monitors.delete(id)
+    const own = st.monitorsOf.get(p)
+    if (own !== undefined) {
+      st.monitorsOf.delete(p)
+      for (const m of own) {
+        st.monitors.delete(m.ref.id)
         frame(nodeName, FrameKind.Demonitor, { ref: m.ref, to: m.pid })
       }
     }
@@ -344,9 +369,8 @@ onFrame(FrameKind.Down, (from, payload) => {
   const pid = theirs(msg.pid, from)
   if (!(ref instanceof Ref) || ref.home !== null || pid === undefined) return malformed('Down', from, 'expected { ref, pid, reason }')
   const st = peers.get(from)
-  const m = st?.monitors.get(ref.id)
-  if (st === undefined || m === undefined) return // demonitored meanwhile
-  st.monitors.delete(ref.id)
+  const m = st === undefined ? undefined : takeMonitor(st, ref.id)
+  if (m === undefined) return // demonitored meanwhile
   deliver(m.watcher, { type: 'DOWN', ref: m.ref, pid: m.pid, reason: fromWire(msg.reason) } satisfies DownMessage, true)
 })
 
