@@ -11,8 +11,13 @@ use ironwood_net::transport::{Event, Node};
 
 #[tokio::test]
 async fn a_peer_that_stops_answering_heartbeats_is_declared_down_once() {
-    let (a, mut ea) = start("a", "hb").await;
-    let (b, mut eb) = start("b", "hb").await;
+    // No automatic reconnection here: the frozen node would come back.
+    let mut ca = config("a", "hb");
+    ca.reconnect_for = Duration::ZERO;
+    let mut cb = config("b", "hb");
+    cb.reconnect_for = Duration::ZERO;
+    let (a, mut ea) = start_with(ca).await;
+    let (b, mut eb) = start_with(cb).await;
     a.connect(b.name()).await.unwrap();
     assert_eq!(next_membership(&mut ea).await, up(b.name()));
     assert_eq!(next_membership(&mut eb).await, up(a.name()));

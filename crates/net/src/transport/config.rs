@@ -61,6 +61,20 @@ pub struct NodeConfig {
     pub handshake_timeout: Duration,
     /// The largest frame payload accepted from or sent to a peer.
     pub max_frame_size: u32,
+    /// How long one frame may take to arrive once its first byte has: a
+    /// peer that sends a frame header (or part of a body) and then stalls
+    /// or trickles — even while its heartbeats keep arriving on another
+    /// stream — is closed with the reason `frame_timeout` after this.
+    pub frame_timeout: Duration,
+    /// The most bytes of application frames queued for one peer and not
+    /// yet written to its streams; above it, [`crate::transport::Node::send`]
+    /// returns [`crate::transport::NetError::Backpressure`].
+    pub max_queued_bytes: usize,
+    /// After a peer is lost (anything but a local or remote `disconnect`,
+    /// a local stop, or a protocol error), keep trying to reconnect to it
+    /// for this long, with a backoff from `heartbeat_interval` doubling up
+    /// to 5 s. Zero disables reconnection.
+    pub reconnect_for: Duration,
     /// Nodes (`name@host:port`) to connect to once started. A seed that
     /// cannot be reached is logged, not an error.
     pub seeds: Vec<String>,
@@ -68,7 +82,8 @@ pub struct NodeConfig {
 
 impl NodeConfig {
     /// Defaults: heartbeat every second, a peer down after 3 s of silence,
-    /// 5 s to handshake, 8 MiB frames, no seeds.
+    /// 5 s to handshake, 8 MiB frames, 30 s per frame, 64 MiB queued per
+    /// peer, reconnection tried for 60 s, no seeds.
     #[must_use]
     pub fn new(name: impl Into<String>, host: impl Into<String>, port: u16, auth: Auth) -> Self {
         NodeConfig {
@@ -80,6 +95,9 @@ impl NodeConfig {
             heartbeat_timeout: Duration::from_secs(3),
             handshake_timeout: Duration::from_secs(5),
             max_frame_size: DEFAULT_MAX_FRAME_SIZE,
+            frame_timeout: Duration::from_secs(30),
+            max_queued_bytes: 64 * 1024 * 1024,
+            reconnect_for: Duration::from_secs(60),
             seeds: Vec::new(),
         }
     }

@@ -29,6 +29,17 @@ pub enum NetError {
         /// The maximum frame size in force.
         max: u32,
     },
+    /// The peer's outgoing queue holds more than
+    /// [`crate::transport::NodeConfig::max_queued_bytes`]: the frame was
+    /// not queued. Retry once the queue drains (the peer is slow or stalled).
+    Backpressure {
+        /// The peer's full name.
+        node: String,
+        /// Bytes queued for that peer when the frame was refused.
+        queued: usize,
+        /// The limit in force.
+        max: usize,
+    },
     /// The node is stopped.
     Stopped,
 }
@@ -46,6 +57,10 @@ impl fmt::Display for NetError {
             NetError::FrameTooLarge { len, max } => write!(
                 f,
                 "payload of {len} bytes exceeds the maximum frame size of {max} bytes"
+            ),
+            NetError::Backpressure { node, queued, max } => write!(
+                f,
+                "the queue to {node} is full ({queued} bytes queued, limit {max})"
             ),
             NetError::Stopped => f.write_str("the node is stopped"),
         }

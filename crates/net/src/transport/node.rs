@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -32,7 +32,7 @@ pub enum Event {
     /// `reason` is one of `closed` (the peer stopped or disconnected),
     /// `disconnect` (this node called [`Node::disconnect`]), `stopped`
     /// (this node stopped), `heartbeat_timeout`, `connection_timeout`,
-    /// `connection_lost`, `frame_too_large`, `protocol_error`,
+    /// `connection_lost`, `frame_too_large`, `frame_timeout`, `protocol_error`,
     /// `unsupported_version`, `unknown_kind`, `auth_failed`.
     NodeDown {
         /// The peer's full name.
@@ -61,10 +61,24 @@ pub(crate) struct PeerHandle {
     /// same peer, so a superseded connection's end reports nothing.
     pub(crate) id: u64,
     pub(crate) conn: Connection,
-    /// Encoded frames for the writer task.
-    pub(crate) tx: mpsc::UnboundedSender<Vec<u8>>,
+    /// Encoded frames for the writers.
+    pub(crate) queues: PeerQueues,
     /// The full name of the node that dialed this connection.
     pub(crate) dialer: String,
+}
+
+/// The number of lane streams per connection: `send_on`'s lane `l` goes
+/// out on stream `l % LANES`.
+pub const LANES: usize = 4;
+
+/// Where frames to one peer are queued.
+pub(crate) struct PeerQueues {
+    /// Transport frames (heartbeats, Nodes) on the handshake stream.
+    pub(crate) control: mpsc::UnboundedSender<Vec<u8>>,
+    /// Application frames, one queue and one unidirectional stream per lane.
+    pub(crate) lanes: Vec<mpsc::UnboundedSender<Vec<u8>>>,
+    /// Bytes queued on the lanes and not yet written.
+    pub(crate) queued: Arc<AtomicUsize>,
 }
 
 /// State shared by the node handle and its tasks.
@@ -80,6 +94,8 @@ pub(crate) struct Shared {
     peers: Mutex<HashMap<String, PeerHandle>>,
     /// Addresses being dialed by the mesh, so gossip does not dial twice.
     dialing: Mutex<HashSet<String>>,
+    /// Peers being reconnected after a loss; `disconnect` cancels.
+    reconnecting: Mutex<HashSet<String>>,
     events: mpsc::UnboundedSender<Event>,
     /// Fault injection: stop sending and answering heartbeats.
     pub(crate) heartbeats_frozen: AtomicBool,
@@ -122,7 +138,7 @@ impl Shared {
         self: &Arc<Self>,
         peer: &str,
         conn: Connection,
-        tx: mpsc::UnboundedSender<Vec<u8>>,
+        queues: PeerQueues,
         dialer: String,
     ) -> Option<u64> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
@@ -134,7 +150,7 @@ impl Shared {
         let handle = PeerHandle {
             id,
             conn,
-            tx,
+            queues,
             dialer,
         };
         if let Some(old) = peers.get(peer) {
@@ -155,11 +171,11 @@ impl Shared {
         // the caller sends after NodeUp.
         let others: Vec<&str> = peers.keys().map(String::as_str).collect();
         if let Some(bytes) = self.frame_bytes(FrameKind::Nodes, &mesh::encode_nodes(others)) {
-            let _ = handle.tx.send(bytes);
+            let _ = handle.queues.control.send(bytes);
         }
         if let Some(bytes) = self.frame_bytes(FrameKind::Nodes, &mesh::encode_nodes([peer])) {
             for p in peers.values() {
-                let _ = p.tx.send(bytes.clone());
+                let _ = p.queues.control.send(bytes.clone());
             }
         }
         peers.insert(peer.to_owned(), handle);
@@ -173,7 +189,21 @@ impl Shared {
     /// removes it and emits NodeDown; later calls (or calls for a
     /// superseded connection) do nothing. Closes the connection with
     /// `code`.
-    pub(crate) fn peer_lost(&self, peer: &str, id: u64, reason: &str, code: CloseCode) {
+    /// Then, for a loss that may be transient (see [`retries`]), starts
+    /// reconnecting to it.
+    pub(crate) fn peer_lost(self: &Arc<Self>, peer: &str, id: u64, reason: &str, code: CloseCode) {
+        if self.remove_peer(peer, id, reason, code) && retries(reason) {
+            self.reconnect(peer.to_owned());
+        }
+    }
+
+    /// [`Shared::peer_lost`] without reconnecting (the peer disconnected us
+    /// on purpose).
+    pub(crate) fn peer_lost_no_retry(&self, peer: &str, id: u64, reason: &str, code: CloseCode) {
+        self.remove_peer(peer, id, reason, code);
+    }
+
+    fn remove_peer(&self, peer: &str, id: u64, reason: &str, code: CloseCode) -> bool {
         let mut peers = lock(&self.peers);
         if peers.get(peer).is_some_and(|p| p.id == id) {
             if let Some(p) = peers.remove(peer) {
@@ -184,12 +214,60 @@ impl Shared {
                 node: peer.to_owned(),
                 reason: reason.to_owned(),
             });
+            return true;
         }
+        false
+    }
+
+    /// Tries to connect to `peer` again, with a backoff from
+    /// `heartbeat_interval` doubling up to [`RECONNECT_MAX_BACKOFF`], until
+    /// it is connected (by either side), `reconnect_for` has passed, the
+    /// node stops, or [`Node::disconnect`] names it.
+    fn reconnect(self: &Arc<Self>, peer: String) {
+        let window = self.config.reconnect_for;
+        if window.is_zero() || self.is_stopped() || !lock(&self.reconnecting).insert(peer.clone()) {
+            return;
+        }
+        let shared = self.clone();
+        tokio::spawn(async move {
+            let deadline = tokio::time::Instant::now() + window;
+            let mut backoff = shared.config.heartbeat_interval;
+            loop {
+                tokio::time::sleep(backoff).await;
+                if shared.is_stopped()
+                    || shared.is_connected(&peer)
+                    || !lock(&shared.reconnecting).contains(&peer)
+                {
+                    break;
+                }
+                if tokio::time::Instant::now() >= deadline {
+                    log::info!("{}: gave up reconnecting to {peer}", shared.name);
+                    break;
+                }
+                match shared.dial_expecting(&peer, Some(&peer)).await {
+                    Ok(_) => break,
+                    Err(e) => log::debug!("{}: reconnecting to {peer}: {e}", shared.name),
+                }
+                backoff = (backoff * 2).min(RECONNECT_MAX_BACKOFF);
+            }
+            lock(&shared.reconnecting).remove(&peer);
+        });
     }
 
     /// Connects to the node at `target` (`name@host:port` or `host:port`)
     /// and authenticates it; returns its full name.
     pub(crate) async fn dial(self: &Arc<Self>, target: &str) -> Result<String, NetError> {
+        self.dial_expecting(target, None).await
+    }
+
+    /// [`Shared::dial`], refusing (closing, registering nothing) a node
+    /// whose name is not `expect`: a reconnection must not pick up another
+    /// node that has since taken the address.
+    pub(crate) async fn dial_expecting(
+        self: &Arc<Self>,
+        target: &str,
+        expect: Option<&str>,
+    ) -> Result<String, NetError> {
         if self.is_stopped() {
             return Err(NetError::Stopped);
         }
@@ -216,11 +294,12 @@ impl Shared {
             .connect(addr, server_name)
             .map_err(|e| NetError::Connect(format!("{target}: {e}")))?;
         let shared = self.clone();
+        let expect = expect.map(str::to_owned);
         let fut = async move {
             let conn = connecting
                 .await
                 .map_err(|e| NetError::Connect(format!("{addr}: {e}")))?;
-            peer::establish(shared, conn, Role::Initiator).await
+            peer::establish(shared, conn, Role::Initiator, expect.as_deref()).await
         };
         tokio::time::timeout(self.config.handshake_timeout, fut)
             .await
@@ -252,6 +331,23 @@ impl Shared {
 /// report the peer down at once: the winning connection is about to
 /// register (see `peer::reader`).
 pub(crate) const DUPLICATE: CloseCode = CloseCode(0x100);
+
+/// A transport-level close code: a frame stayed incomplete for longer than
+/// `frame_timeout` (reason `frame_timeout`).
+pub(crate) const STALLED: CloseCode = CloseCode(0x101);
+
+/// The longest wait between two reconnection attempts.
+const RECONNECT_MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// Whether a NodeDown reason is worth reconnecting after: the peer went
+/// away (stopped, crashed, restarted, unreachable), not a refusal or a
+/// protocol fault that would repeat, nor a local decision.
+fn retries(reason: &str) -> bool {
+    matches!(
+        reason,
+        "closed" | "heartbeat_timeout" | "connection_timeout" | "connection_lost"
+    )
+}
 
 /// The QUIC application error code carrying a [`CloseCode`].
 pub(crate) fn close_code(code: CloseCode) -> VarInt {
@@ -334,6 +430,7 @@ impl Node {
             endpoint,
             peers: Mutex::new(HashMap::new()),
             dialing: Mutex::new(HashSet::new()),
+            reconnecting: Mutex::new(HashSet::new()),
             events: tx,
             heartbeats_frozen: AtomicBool::new(false),
             next_id: AtomicU64::new(1),
@@ -388,6 +485,7 @@ impl Node {
     /// `disconnect`, on the peer `closed`). Returns whether it was
     /// connected.
     pub fn disconnect(&self, node: &str) -> bool {
+        lock(&self.shared.reconnecting).remove(node);
         let id = lock(&self.shared.peers).get(node).map(|p| p.id);
         match id {
             Some(id) => {
@@ -399,11 +497,27 @@ impl Node {
         }
     }
 
-    /// Queues one frame to `node`. Frames to one node are delivered in the
-    /// order they were queued (one ordered stream per peer). Never blocks:
-    /// the queue is unbounded (backpressure is future work). Transport
-    /// kinds (handshake, heartbeats, Nodes, Close) are refused.
+    /// Queues one frame to `node` on lane 0: `send_on(node, 0, kind, payload)`.
     pub fn send(&self, node: &str, kind: FrameKind, payload: &[u8]) -> Result<(), NetError> {
+        self.send_on(node, 0, kind, payload)
+    }
+
+    /// Queues one frame to `node` on `lane`. Frames on one lane arrive in
+    /// the order they were queued; lanes go out on [`LANES`] independent
+    /// streams (`lane % LANES`), so a large frame on one lane does not hold
+    /// up the others. Callers pick the lane from a hash of (sender,
+    /// receiver) to keep each conversation ordered. Never blocks; fails
+    /// with [`NetError::Backpressure`] when more than
+    /// [`NodeConfig::max_queued_bytes`] are already queued for that peer
+    /// (nothing is queued then). Transport kinds (handshake, heartbeats,
+    /// Nodes, Close) are refused.
+    pub fn send_on(
+        &self,
+        node: &str,
+        lane: u32,
+        kind: FrameKind,
+        payload: &[u8],
+    ) -> Result<(), NetError> {
         if kind.as_u8() < FrameKind::Send.as_u8() {
             return Err(NetError::Config(format!(
                 "{kind} frames are reserved for the transport"
@@ -424,9 +538,29 @@ impl Node {
         let peer = peers
             .get(node)
             .ok_or_else(|| NetError::NotConnected(node.to_owned()))?;
-        peer.tx
+        let max = self.shared.config.max_queued_bytes;
+        let queued = peer.queues.queued.load(Ordering::Acquire);
+        if queued.saturating_add(bytes.len()) > max {
+            return Err(NetError::Backpressure {
+                node: node.to_owned(),
+                queued,
+                max,
+            });
+        }
+        let len = bytes.len();
+        peer.queues.queued.fetch_add(len, Ordering::AcqRel);
+        peer.queues.lanes[lane as usize % LANES]
             .send(bytes)
             .map_err(|_| NetError::NotConnected(node.to_owned()))
+    }
+
+    /// Bytes queued for `node` and not yet written to its streams (0 if
+    /// not connected).
+    #[must_use]
+    pub fn queued_bytes(&self, node: &str) -> usize {
+        lock(&self.shared.peers)
+            .get(node)
+            .map_or(0, |p| p.queues.queued.load(Ordering::Acquire))
     }
 
     /// The connected nodes (authenticated, not yet down), self excluded,
@@ -499,5 +633,7 @@ fn transport_config(config: &NodeConfig) -> TransportConfig {
     let mut t = TransportConfig::default();
     let idle = (config.heartbeat_timeout * 3).max(Duration::from_secs(10));
     t.max_idle_timeout(quinn::IdleTimeout::try_from(idle).ok());
+    // A peer may open its lane streams and no more.
+    t.max_concurrent_uni_streams(VarInt::from_u32(LANES as u32));
     t
 }

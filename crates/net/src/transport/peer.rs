@@ -2,7 +2,7 @@
 //! stream, then a reader, a writer and a heartbeat task until it closes.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use ironwood_core::codec::{CloseCode, CodecError, Frame, FrameDecoder, FrameKind, HEADER_LEN};
 use ironwood_core::handshake::{EXPORTER_LABEL, EXPORTER_LEN, Handshake, NONCE_LEN, Role};
@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use super::error::NetError;
 use super::heartbeat;
 use super::mesh;
-use super::node::{DUPLICATE, Event, Shared, close_code};
+use super::node::{DUPLICATE, Event, LANES, PeerQueues, STALLED, Shared, close_code};
 use crate::now_millis;
 
 /// The largest handshake frame payload read (a Hello's name is at most 255
@@ -35,7 +35,7 @@ pub(crate) async fn accept_loop(shared: Arc<Shared>) {
                 let conn = incoming
                     .await
                     .map_err(|e| NetError::Connect(e.to_string()))?;
-                establish(s2, conn, Role::Acceptor).await
+                establish(s2, conn, Role::Acceptor, None).await
             };
             match tokio::time::timeout(timeout, fut).await {
                 Ok(Ok(_)) => {}
@@ -48,11 +48,13 @@ pub(crate) async fn accept_loop(shared: Arc<Shared>) {
 
 /// Runs the handshake on `conn`, registers the peer and starts its tasks.
 /// Returns the peer's full name. On failure the connection is closed with
-/// the reason's code and nothing is registered.
+/// the reason's code and nothing is registered; so is a peer whose name is
+/// not `expect` (when given).
 pub(crate) async fn establish(
     shared: Arc<Shared>,
     conn: Connection,
     role: Role,
+    expect: Option<&str>,
 ) -> Result<String, NetError> {
     let (peer, send, recv) = match handshake(&shared, &conn, role).await {
         Ok(ok) => ok,
@@ -65,18 +67,49 @@ pub(crate) async fn establish(
         conn.close(close_code(CloseCode::NORMAL), b"connected to itself");
         return Err(NetError::Connect("connected to this node itself".into()));
     }
+    if let Some(expect) = expect
+        && expect != peer
+    {
+        // "disconnect": the other side must not reconnect either.
+        conn.close(close_code(CloseCode::NORMAL), b"disconnect");
+        return Err(NetError::Connect(format!(
+            "expected {expect}, the address now answers as {peer}"
+        )));
+    }
     let (tx, rx) = mpsc::unbounded_channel();
     let dialer = match role {
         Role::Initiator => shared.name.clone(),
         Role::Acceptor => peer.clone(),
     };
-    // The writer starts first so the gossip queued by `register` flows.
+    // The writers start first so the gossip queued by `register` flows.
+    // Lane streams are opened on their first frame.
     tokio::spawn(writer(send, rx));
-    let Some(id) = shared.register(&peer, conn.clone(), tx.clone(), dialer) else {
+    let queued = Arc::new(AtomicUsize::new(0));
+    let lanes = (0..LANES)
+        .map(|_| {
+            let (ltx, lrx) = mpsc::unbounded_channel();
+            tokio::spawn(lane_writer(conn.clone(), lrx, queued.clone()));
+            ltx
+        })
+        .collect();
+    let queues = PeerQueues {
+        control: tx.clone(),
+        lanes,
+        queued,
+    };
+    let Some(id) = shared.register(&peer, conn.clone(), queues, dialer) else {
         return Ok(peer);
     };
     let last_heard = Arc::new(AtomicU64::new(now_millis()));
     tokio::spawn(heartbeats(
+        shared.clone(),
+        conn.clone(),
+        peer.clone(),
+        id,
+        tx.clone(),
+        last_heard.clone(),
+    ));
+    tokio::spawn(accept_lanes(
         shared.clone(),
         conn.clone(),
         peer.clone(),
@@ -201,6 +234,39 @@ async fn writer(mut send: SendStream, mut rx: mpsc::UnboundedReceiver<Vec<u8>>) 
     let _ = send.finish();
 }
 
+/// Writes one lane's frames in order on its own unidirectional stream,
+/// opened on the first frame, coalescing like [`writer`]; releases the
+/// bytes from the peer's queue count once written.
+async fn lane_writer(
+    conn: Connection,
+    mut rx: mpsc::UnboundedReceiver<Vec<u8>>,
+    queued: Arc<AtomicUsize>,
+) {
+    let mut send: Option<SendStream> = None;
+    while let Some(mut buf) = rx.recv().await {
+        while buf.len() < WRITE_BATCH {
+            match rx.try_recv() {
+                Ok(more) => buf.extend_from_slice(&more),
+                Err(_) => break,
+            }
+        }
+        let stream = match &mut send {
+            Some(s) => s,
+            None => match conn.open_uni().await {
+                Ok(s) => send.insert(s),
+                Err(_) => return,
+            },
+        };
+        if stream.write_all(&buf).await.is_err() {
+            return;
+        }
+        queued.fetch_sub(buf.len(), Ordering::AcqRel);
+    }
+    if let Some(mut s) = send {
+        let _ = s.finish();
+    }
+}
+
 /// Sends a heartbeat every interval and declares the peer down when it has
 /// been silent for longer than the timeout.
 async fn heartbeats(
@@ -242,6 +308,7 @@ fn reason_for(code: CloseCode) -> &'static str {
         CloseCode::PROTOCOL_ERROR => "protocol_error",
         CloseCode::UNSUPPORTED_VERSION => "unsupported_version",
         CloseCode::UNKNOWN_KIND => "unknown_kind",
+        STALLED => "frame_timeout",
         _ => "closed",
     }
 }
@@ -257,8 +324,111 @@ fn reason_for_connection_error(e: &ConnectionError) -> &'static str {
     }
 }
 
-/// Reads frames until the connection ends, then reports the peer lost
-/// with the reason (a no-op if someone already did).
+/// How reading one stream ended.
+enum End {
+    /// The peer finished the stream.
+    Finished,
+    /// The stream or connection failed (see the connection's close reason).
+    Failed,
+    /// Close the connection with this reason and code.
+    Stop(&'static str, CloseCode),
+}
+
+/// Reads frames from one stream (the control stream or a lane) and hands
+/// them to [`on_frame`]. Any byte counts as life for the heartbeat check,
+/// but a frame whose first byte has arrived must be complete within
+/// `frame_timeout`: a peer that stalls (or trickles) mid-frame is stopped
+/// with `frame_timeout` even if its heartbeats keep coming.
+async fn read_frames(
+    shared: &Arc<Shared>,
+    peer: &str,
+    recv: &mut RecvStream,
+    tx: &mpsc::UnboundedSender<Vec<u8>>,
+    last_heard: &AtomicU64,
+) -> End {
+    let mut dec = FrameDecoder::with_max_frame_size(shared.config.max_frame_size);
+    let mut buf = vec![0u8; READ_CHUNK];
+    let frame_timeout = shared.config.frame_timeout;
+    // When the oldest incomplete frame's first bytes arrived.
+    let mut partial_since: Option<tokio::time::Instant> = None;
+    loop {
+        let read = match partial_since {
+            Some(since) => {
+                match tokio::time::timeout_at(since + frame_timeout, recv.read(&mut buf)).await {
+                    Ok(r) => r,
+                    Err(_) => {
+                        log::warn!(
+                            "{}: closing {peer}: a frame incomplete for {} ms",
+                            shared.name,
+                            frame_timeout.as_millis()
+                        );
+                        return End::Stop("frame_timeout", STALLED);
+                    }
+                }
+            }
+            None => recv.read(&mut buf).await,
+        };
+        match read {
+            Ok(Some(n)) => {
+                last_heard.store(now_millis(), Ordering::Release);
+                dec.push(&buf[..n]);
+                let mut completed = false;
+                loop {
+                    match dec.next_frame() {
+                        Ok(Some(frame)) => {
+                            completed = true;
+                            if let Err((reason, code)) = on_frame(shared, peer, tx, frame) {
+                                return End::Stop(reason, code);
+                            }
+                        }
+                        Ok(None) => break,
+                        Err(e) => {
+                            log::warn!("{}: closing {peer}: {e}", shared.name);
+                            return End::Stop(codec_reason(&e), e.close_code());
+                        }
+                    }
+                }
+                partial_since = if dec.buffered_len() == 0 {
+                    None
+                } else if completed || partial_since.is_none() {
+                    Some(tokio::time::Instant::now())
+                } else {
+                    partial_since
+                };
+            }
+            Ok(None) => return End::Finished,
+            Err(_) => return End::Failed,
+        }
+    }
+}
+
+/// Accepts the peer's lane streams (at most [`LANES`] open at once, a QUIC
+/// limit) and reads each on its own task until the connection ends.
+async fn accept_lanes(
+    shared: Arc<Shared>,
+    conn: Connection,
+    peer: String,
+    id: u64,
+    tx: mpsc::UnboundedSender<Vec<u8>>,
+    last_heard: Arc<AtomicU64>,
+) {
+    while let Ok(mut recv) = conn.accept_uni().await {
+        let (shared, peer, tx, last_heard) =
+            (shared.clone(), peer.clone(), tx.clone(), last_heard.clone());
+        tokio::spawn(async move {
+            // A finished or failed lane ends quietly: the control stream's
+            // reader reports the connection's end.
+            if let End::Stop(reason, code) =
+                read_frames(&shared, &peer, &mut recv, &tx, &last_heard).await
+            {
+                shared.peer_lost(&peer, id, reason, code);
+            }
+        });
+    }
+}
+
+/// Reads the control stream until the connection ends, then reports the
+/// peer lost with the reason (a no-op if someone already did).
 async fn reader(
     shared: Arc<Shared>,
     conn: Connection,
@@ -268,34 +438,13 @@ async fn reader(
     tx: mpsc::UnboundedSender<Vec<u8>>,
     last_heard: Arc<AtomicU64>,
 ) {
-    let mut dec = FrameDecoder::with_max_frame_size(shared.config.max_frame_size);
-    let mut buf = vec![0u8; READ_CHUNK];
-    let (reason, code) = 'read: loop {
-        match recv.read(&mut buf).await {
-            Ok(Some(n)) => {
-                last_heard.store(now_millis(), Ordering::Release);
-                dec.push(&buf[..n]);
-                loop {
-                    match dec.next_frame() {
-                        Ok(Some(frame)) => {
-                            if let Err(stop) = on_frame(&shared, &peer, &tx, frame) {
-                                break 'read stop;
-                            }
-                        }
-                        Ok(None) => break,
-                        Err(e) => {
-                            log::warn!("{}: closing {peer}: {e}", shared.name);
-                            break 'read (codec_reason(&e), e.close_code());
-                        }
-                    }
-                }
-            }
-            // The peer finished its stream: an orderly goodbye.
-            Ok(None) => break ("closed", CloseCode::NORMAL),
-            Err(_) => {
-                if let Some(ConnectionError::ApplicationClosed(c)) = conn.close_reason()
-                    && c.error_code == close_code(DUPLICATE)
-                {
+    let (reason, code) = match read_frames(&shared, &peer, &mut recv, &tx, &last_heard).await {
+        End::Stop(reason, code) => (reason, code),
+        // The peer finished its stream: an orderly goodbye.
+        End::Finished => ("closed", CloseCode::NORMAL),
+        End::Failed => {
+            if let Some(ConnectionError::ApplicationClosed(c)) = conn.close_reason() {
+                if c.error_code == close_code(DUPLICATE) {
                     // The peer kept another connection to us, which is
                     // finishing its handshake here and will replace this
                     // one silently; only if it never does is the peer down.
@@ -306,12 +455,17 @@ async fn reader(
                     });
                     return;
                 }
-                let reason = conn
-                    .close_reason()
-                    .as_ref()
-                    .map_or("connection_lost", reason_for_connection_error);
-                break (reason, CloseCode::NORMAL);
+                if c.error_code == close_code(CloseCode::NORMAL) && &c.reason[..] == b"disconnect" {
+                    // The peer disconnected on purpose: do not reconnect.
+                    shared.peer_lost_no_retry(&peer, id, "closed", CloseCode::NORMAL);
+                    return;
+                }
             }
+            let reason = conn
+                .close_reason()
+                .as_ref()
+                .map_or("connection_lost", reason_for_connection_error);
+            (reason, CloseCode::NORMAL)
         }
     };
     shared.peer_lost(&peer, id, reason, code);
