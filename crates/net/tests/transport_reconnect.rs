@@ -85,3 +85,24 @@ async fn another_node_on_the_old_address_is_not_picked_up() {
     assert_quiet(&mut ea, Duration::from_millis(1500)).await;
     assert!(a.nodes().is_empty());
 }
+
+#[tokio::test]
+async fn a_seed_that_starts_later_is_retried() {
+    // Reserve a port for the seed, then free it.
+    let (s0, _e0) = start("seed", "late").await;
+    let port = s0.local_addr().unwrap().port();
+    let seed_name = s0.name().to_owned();
+    s0.stop().await;
+    drop(s0);
+
+    let mut ca = config("a", "late");
+    ca.seeds = vec![seed_name.clone()];
+    let (a, mut ea) = start_with(ca).await;
+    // The first attempts find nobody; the seed comes up a little later.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut cs = config("seed", "late");
+    cs.port = port;
+    let (_seed, mut es) = start_again(cs).await;
+    assert_eq!(next_membership(&mut ea).await, up(&seed_name));
+    assert_eq!(next_membership(&mut es).await, up(a.name()));
+}

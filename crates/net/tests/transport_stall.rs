@@ -180,3 +180,60 @@ async fn a_peer_that_heartbeats_but_stalls_a_lane_frame_is_closed() {
     still_served(&a, &mut ea, &b).await;
     assert_eq!(a.nodes(), [b.name()]);
 }
+
+#[tokio::test]
+async fn a_peer_that_never_reads_its_lanes_hits_backpressure_not_memory() {
+    let mut ca = stall_config("a");
+    ca.max_queued_bytes = 1024 * 1024;
+    let (a, mut ea) = start_with(ca).await;
+    let (b, _eb) = start_with(stall_config("b")).await;
+    b.connect(a.name()).await.unwrap();
+    assert_eq!(next_membership(&mut ea).await, up(b.name()));
+
+    // The raw peer stays alive (heartbeats) but never accepts A's lanes.
+    let (_client, conn, mut send, _recv) = raw_peer(a.local_addr().unwrap()).await;
+    assert_eq!(next_membership(&mut ea).await, up(RAW_NAME));
+    let beats = tokio::spawn(async move {
+        for _ in 0..400 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let mut hb = Vec::new();
+            Frame::new(FrameKind::Heartbeat, Vec::new())
+                .encode_into(&mut hb)
+                .unwrap();
+            if send.write_all(&hb).await.is_err() {
+                return;
+            }
+        }
+    });
+
+    let chunk = vec![3u8; 64 * 1024];
+    let mut sent = 0usize;
+    let refused = loop {
+        match a.send_on(RAW_NAME, 0, FrameKind::Send, &chunk) {
+            Ok(()) => sent += chunk.len(),
+            Err(ironwood_net::transport::NetError::Backpressure { queued, max, .. }) => {
+                assert!(queued <= max);
+                break true;
+            }
+            Err(e) => panic!("{e}"),
+        }
+        // Let the writers run: only flow control holds them back.
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        if sent > 64 * 1024 * 1024 {
+            break false;
+        }
+    };
+    assert!(
+        refused,
+        "{sent} bytes accepted for a peer that reads nothing"
+    );
+    // It stays refused: the stalled peer does not drain.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(a.send_on(RAW_NAME, 0, FrameKind::Send, &chunk).is_err());
+    assert!(a.queued_bytes(RAW_NAME) <= 1024 * 1024);
+    // Still connected, and other peers are served.
+    assert!(a.nodes().contains(&RAW_NAME.to_owned()));
+    still_served(&a, &mut ea, &b).await;
+    beats.abort();
+    drop(conn);
+}

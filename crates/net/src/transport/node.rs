@@ -306,6 +306,32 @@ impl Shared {
             .map_err(|_| NetError::Connect(format!("{target}: handshake timed out")))?
     }
 
+    /// Dials a seed, retrying an unreachable one with the reconnection
+    /// backoff for up to `reconnect_for` (not after a refusal such as a
+    /// wrong cookie, which would only repeat).
+    async fn dial_seed(self: Arc<Self>, seed: String) {
+        let deadline = tokio::time::Instant::now() + self.config.reconnect_for;
+        let mut backoff = self.config.heartbeat_interval;
+        loop {
+            match self.dial(&seed).await {
+                Ok(_) | Err(NetError::Stopped) => return,
+                Err(e @ (NetError::AuthFailed(_) | NetError::InvalidAddress(_))) => {
+                    log::warn!("{}: seed {seed}: {e}", self.name);
+                    return;
+                }
+                Err(e) => {
+                    if tokio::time::Instant::now() + backoff >= deadline {
+                        log::warn!("{}: seed {seed}: {e}; giving up", self.name);
+                        return;
+                    }
+                    log::debug!("{}: seed {seed}: {e}; retrying", self.name);
+                }
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(RECONNECT_MAX_BACKOFF);
+        }
+    }
+
     /// Dials a node learnt from gossip, unless known, being dialed, or
     /// ours to wait for (the node with the smaller name dials, so two nodes
     /// learning of each other at once do not both connect).
@@ -439,12 +465,7 @@ impl Node {
         });
         tokio::spawn(peer::accept_loop(shared.clone()));
         for seed in shared.config.seeds.clone() {
-            let s = shared.clone();
-            tokio::spawn(async move {
-                if let Err(e) = s.dial(&seed).await {
-                    log::warn!("{}: seed {seed}: {e}", s.name);
-                }
-            });
+            tokio::spawn(shared.clone().dial_seed(seed));
         }
         Ok(Node {
             shared,
