@@ -143,6 +143,13 @@ describe('remote processes between real node processes', () => {
     for (let i = 0; i < 1000; i++) send(w, { op: 'echo', value: i, from: box.pid })
     await waitFor('1,000 replies', () => box.msgs.length >= 1000)
     expect(box.msgs.map((m) => m.value)).toEqual(Array.from({ length: 1000 }, (_, i) => i))
+    // signals keep their place among messages: the DOWN comes after every reply sent before the exit
+    box.msgs.length = 0
+    const ref = monitor(w, box.pid)
+    for (let i = 0; i < 100; i++) send(w, { op: 'echo', value: i, from: box.pid })
+    send(w, { op: 'exit', reason: 'done' })
+    await next(box, (m) => m?.type === 'DOWN' && m.ref.equals(ref), 'the DOWN after 100 replies')
+    expect(box.msgs.map((m) => m.value)).toEqual(Array.from({ length: 100 }, (_, i) => i))
   })
 
   it('remote link: a remote exit kills the local linked process; a trapping one gets EXIT with the reason', async () => {
