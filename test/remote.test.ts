@@ -43,15 +43,19 @@ async function waitFor(what: string, cond: () => boolean, timeoutMs = 10_000): P
 interface TestNode {
   child: ChildProcess
   name: string
+  /** The nodedown events the node reported. */
+  downs: Array<{ node: string; reason: string }>
 }
 
 function startNode(options: Partial<ClusterOptions> & { name: string }): Promise<TestNode> {
   const child = fork(FIXTURE, [JSON.stringify({ cookie: 'remote-cookie', ...FAST, ...options })], { stdio: 'pipe' })
   children.add(child)
+  const downs: Array<{ node: string; reason: string }> = []
   return new Promise((resolve, reject) => {
     child.on('exit', (code, signal) => reject(new Error(`${options.name} exited (${code ?? signal}) before starting`)))
     child.on('message', (m: any) => {
-      if (m.type === 'started') resolve({ child, name: m.name })
+      if (m.type === 'nodedown') downs.push(m)
+      if (m.type === 'started') resolve({ child, name: m.name, downs })
       else if (m.type === 'start-error') reject(new Error(m.error))
     })
   })
@@ -287,6 +291,35 @@ describe('remote processes between real node processes', () => {
 })
 
 describe('a remote node that is lost', () => {
+  it('disconnect: links and monitors break with noconnection on both sides; after reconnecting, pids work again', async () => {
+    const d = await peer('d')
+    const obs = inbox()
+    const linked = await remoteWorker(d, obs)
+    const watched = await remoteWorker(d, obs)
+    const t = inbox(true)
+    link(linked, t.pid)
+    const ref = monitor(watched, obs.pid)
+    // a round trip after them: the link and the monitor have reached d (frames are ordered)
+    send(watched, { op: 'echo', value: 'sync', from: obs.pid })
+    await next(obs, (m) => m?.value === 'sync', 'the link and monitor to reach d')
+    expect(cluster.disconnect(d.name)).toBe(true)
+    expect((await next(obs, (m) => m?.type === 'DOWN' && m.ref.equals(ref), 'DOWN at disconnect')).reason).toBe('noconnection')
+    expect((await next(t, (m) => m?.type === 'EXIT', 'EXIT at disconnect')).reason).toBe('noconnection')
+    expect(await remoteCounts()).toEqual({ links: 0, monitors: 0, watchers: 0 })
+    await waitFor('d to see this node go down', () => d.downs.some((e) => e.node === node()), 5000)
+    expect(await cluster.connect(d.name)).toBe(true)
+    await waitFor('d to be up again', () => nodes().includes(d.name))
+    // the other side broke the link too: the linked (non-trapping) worker died with noconnection there
+    const gone = monitor(linked, obs.pid)
+    expect((await next(obs, (m) => m?.type === 'DOWN' && m.ref.equals(gone), 'DOWN noproc')).reason).toBe('noproc')
+    const ref2 = monitor(watched, obs.pid)
+    send(watched, { op: 'echo', value: 'back', from: obs.pid })
+    await next(obs, (m) => m?.value === 'back', 'an echo after reconnecting')
+    send(watched, { op: 'exit', reason: 'bye' })
+    expect((await next(obs, (m) => m?.type === 'DOWN' && m.ref.equals(ref2), 'DOWN after reconnecting')).reason).toBe('bye')
+    d.child.kill('SIGKILL')
+  })
+
   it('SIGKILL: links get noconnection, a trapping process gets EXIT noconnection, monitors DOWN noconnection exactly once', async () => {
     const c = await peer('c')
     const obs = inbox()
