@@ -268,5 +268,7 @@ console.log(`\nCluster RPC, two processes on 127.0.0.1 (node ${process.version},
 console.log(line(head))
 console.log(`| ${widths.map((w) => '-'.repeat(w)).join(' | ')} |`)
 for (const r of rows) console.log(line(r))
-if (R.cast.got < R.cast.total) console.log(`note: the server counted ${fmt(R.cast.got)} of ${fmt(R.cast.total)} casts`)
+for (const [what, r] of [['casts', R.cast], ['sends', R.send]]) {
+  if (r && r.got < r.total) console.log(`note: the server counted ${fmt(r.got)} of ${fmt(r.total)} ${what} (the rest were dropped or late)`)
+}
 process.exit(0)
