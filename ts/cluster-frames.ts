@@ -26,14 +26,14 @@ export const FrameKind = {
 export type FrameHandler = (from: string, payload: Uint8Array) => void
 
 /** What {@link sendFrame} reports: queued, or why not. */
-export type SendResult = 'ok' | 'notconnected' | 'toolarge' | 'stopped'
+export type SendResult = 'ok' | 'notconnected' | 'toolarge' | 'stopped' | 'backpressure'
 
 /** The part of the native handle this file needs. */
 export interface FrameSender {
-  send(node: string, kind: number, payload: Uint8Array): number
+  send(node: string, lane: number, kind: number, payload: Uint8Array): number
 }
 
-const RESULTS: readonly SendResult[] = ['ok', 'notconnected', 'toolarge', 'stopped']
+const RESULTS: readonly SendResult[] = ['ok', 'notconnected', 'toolarge', 'stopped', 'backpressure']
 const handlers = new Map<number, FrameHandler>()
 let sender: FrameSender | undefined
 
@@ -48,13 +48,16 @@ export function offFrame(kind: number): boolean {
 }
 
 /**
- * Queues one frame to `node`. Never blocks and never throws for a peer
- * problem: `'notconnected'` (no such connected node), `'toolarge'` (over the
- * frame limit), `'stopped'` (the cluster is not running).
+ * Queues one frame to `node` on `lane` (a non-negative integer; frames on one
+ * lane arrive in order, different lanes do not wait for each other). Never
+ * blocks and never throws for a peer problem: `'notconnected'` (no such
+ * connected node), `'toolarge'` (over the frame limit), `'stopped'` (the
+ * cluster is not running), `'backpressure'` (the peer's send queue is full:
+ * it is not reading as fast as we write).
  */
-export function sendFrame(node: string, kind: number, payload: Uint8Array): SendResult {
+export function sendFrame(node: string, kind: number, payload: Uint8Array, lane = 0): SendResult {
   if (sender === undefined) return 'stopped'
-  return RESULTS[sender.send(node, kind, payload)] ?? 'stopped'
+  return RESULTS[sender.send(node, lane >>> 0, kind, payload)] ?? 'stopped'
 }
 
 /** @internal The cluster sets the running node's handle (and clears it on stop). */

@@ -15,6 +15,7 @@
  * @module
  */
 import { describe } from './check.js'
+import { ConnectionError } from './errors.js'
 import { addListener } from './cluster-events.js'
 import { FrameKind, onFrame, sendFrame } from './cluster-frames.js'
 import { log } from './logger.js'
@@ -49,8 +50,8 @@ interface Peer {
   readonly monitors: Map<number, RemoteMonitor>
   /** The same monitors by watching process, so a process's exit finds its own. */
   readonly monitorsOf: Map<Process, Set<RemoteMonitor>>
-  /** Monitors the peer holds on local processes: process → the peer's refs by id. */
-  readonly watchers: Map<Process, Map<number, Ref>>
+  /** Monitors the peer holds on local processes: process → the peer's monitors by ref id. */
+  readonly watchers: Map<Process, Map<number, { ref: Ref; watcher: Pid }>>
 }
 
 const peers = new Map<string, Peer>()
@@ -123,7 +124,20 @@ function fromWire(w: unknown): ExitReason {
 // ---------------------------------------------------------------------------
 // Outgoing
 
-function frame(nodeName: string, kind: number, payload: Record<string, unknown>): ReturnType<typeof sendFrame> {
+/**
+ * The lane of every frame addressed to process `to`: messages, link and exit
+ * signals, monitor requests and DOWNs for one receiving process share a
+ * lane, so they arrive in the order sent (Erlang's per-pair order), while a
+ * large message to one process does not hold up traffic to the others.
+ */
+function laneOf(to: Pid | string): number {
+  if (typeof to !== 'string') return to.id
+  let h = 0
+  for (let i = 0; i < to.length; i++) h = (h * 31 + to.charCodeAt(i)) | 0
+  return h >>> 0
+}
+
+function frame(nodeName: string, kind: number, payload: Record<string, unknown>, to: Pid): ReturnType<typeof sendFrame> {
   let bytes: Uint8Array
   try {
     bytes = encode(payload)
@@ -132,7 +146,7 @@ function frame(nodeName: string, kind: number, payload: Record<string, unknown>)
     log({ level: 'error', message: `remote: could not encode a frame for ${nodeName}`, error })
     return 'toolarge'
   }
-  return sendFrame(nodeName, kind, bytes)
+  return sendFrame(nodeName, kind, bytes, laneOf(to))
 }
 
 function send(to: Pid | NamedOnNode, message: unknown): void {
@@ -144,8 +158,13 @@ function send(to: Pid | NamedOnNode, message: unknown): void {
     assertTerm(message, 'message')
     throw error
   }
-  const result = sendFrame(to.node, FrameKind.Send, bytes)
+  const result = sendFrame(to.node, FrameKind.Send, bytes, laneOf(to instanceof Pid ? to : to.name))
   if (result === 'toolarge') throw new RangeError(`send: the message to ${describeTarget(to)} is larger than a frame may be`)
+  // Erlang would suspend the sender; a synchronous send cannot, and dropping
+  // silently would lose data: the sender learns that the peer is not keeping up.
+  if (result === 'backpressure') {
+    throw new ConnectionError(`send: node ${to.node} is not reading fast enough (its send queue is full); the message to ${describeTarget(to)} was not sent`, to.node)
+  }
   // 'notconnected' / 'stopped': dropped, like a message to a dead process.
 }
 
@@ -160,7 +179,7 @@ function link(a: Process, pid: Pid): void {
   if (mine === undefined) st.links.set(a, (mine = new Map()))
   mine.set(pid.id, pid)
   hook(a)
-  if (frame(pid.node, FrameKind.Link, { from: a.pid, to: pid }) !== 'ok') {
+  if (frame(pid.node, FrameKind.Link, { from: a.pid, to: pid }, pid) !== 'ok') {
     // Erlang: a link that cannot reach the node is broken at once.
     dropLink(st, a, pid.id)
     exitSignal(a, pid, 'noconnection', true)
@@ -177,7 +196,7 @@ function dropLink(st: Peer, a: Process, id: number): boolean {
 function unlink(a: Process, pid: Pid): void {
   const st = peers.get(pid.node)
   if (st === undefined || !dropLink(st, a, pid.id)) return
-  frame(pid.node, FrameKind.Unlink, { from: a.pid, to: pid })
+  frame(pid.node, FrameKind.Unlink, { from: a.pid, to: pid }, pid)
 }
 
 function monitor(watcher: Process, pid: Pid): Ref {
@@ -186,7 +205,7 @@ function monitor(watcher: Process, pid: Pid): Ref {
   const st = peer(pid.node)
   addMonitor(st, { ref, watcher, pid })
   hook(watcher)
-  if (frame(pid.node, FrameKind.Monitor, { ref, from: watcher.pid, to: pid }) !== 'ok') {
+  if (frame(pid.node, FrameKind.Monitor, { ref, from: watcher.pid, to: pid }, pid) !== 'ok') {
     takeMonitor(st, ref.id)
     deliver(watcher, { type: 'DOWN', ref, pid, reason: 'noconnection' } satisfies DownMessage, true)
   }
@@ -197,14 +216,14 @@ function demonitor(ref: Ref): boolean {
   for (const [nodeName, st] of peers) {
     const m = takeMonitor(st, ref.id)
     if (m === undefined) continue
-    frame(nodeName, FrameKind.Demonitor, { ref, to: m.pid })
+    frame(nodeName, FrameKind.Demonitor, { ref, to: m.pid }, m.pid)
     return true
   }
   return false
 }
 
 function exit(from: Pid | null, pid: Pid, reason: ExitReason): void {
-  frame(pid.node, FrameKind.Exit, { from, to: pid, reason: toWire(reason), link: false })
+  frame(pid.node, FrameKind.Exit, { from, to: pid, reason: toWire(reason), link: false }, pid)
 }
 
 /** A local process with remote links or monitors exited: tell the peers, forget it. */
@@ -215,20 +234,20 @@ function exited(p: Process, reason: ExitReason): void {
     if (mine !== undefined) {
       st.links.delete(p)
       wire ??= toWire(reason)
-      for (const pid of mine.values()) frame(nodeName, FrameKind.Exit, { from: p.pid, to: pid, reason: wire, link: true })
+      for (const pid of mine.values()) frame(nodeName, FrameKind.Exit, { from: p.pid, to: pid, reason: wire, link: true }, pid)
     }
     const watched = st.watchers.get(p)
     if (watched !== undefined) {
       st.watchers.delete(p)
       wire ??= toWire(reason)
-      for (const ref of watched.values()) frame(nodeName, FrameKind.Down, { ref, pid: p.pid, reason: wire })
+      for (const { ref, watcher } of watched.values()) frame(nodeName, FrameKind.Down, { ref, pid: p.pid, reason: wire }, watcher)
     }
     const own = st.monitorsOf.get(p)
     if (own !== undefined) {
       st.monitorsOf.delete(p)
       for (const m of own) {
         st.monitors.delete(m.ref.id)
-        frame(nodeName, FrameKind.Demonitor, { ref: m.ref, to: m.pid })
+        frame(nodeName, FrameKind.Demonitor, { ref: m.ref, to: m.pid }, m.pid)
       }
     }
   }
@@ -291,7 +310,7 @@ onFrame(FrameKind.Link, (from, payload) => {
   if (a === undefined || to === undefined) return malformed('Link', from, 'expected { from, to }')
   const p = to.proc
   if (p === null) {
-    frame(from, FrameKind.Exit, { from: to, to: a, reason: { r: 'noproc' }, link: true })
+    frame(from, FrameKind.Exit, { from: to, to: a, reason: { r: 'noproc' }, link: true }, a)
     return
   }
   const st = peer(from)
@@ -336,16 +355,19 @@ onFrame(FrameKind.Monitor, (from, payload) => {
   if (msg === undefined) return
   const { ref } = msg
   const to = ours(msg.to)
-  if (!(ref instanceof Ref) || ref.home !== from || to === undefined) return malformed('Monitor', from, 'expected { ref, from, to }')
+  const watcher = theirs(msg.from, from)
+  if (!(ref instanceof Ref) || ref.home !== from || to === undefined || watcher === undefined) {
+    return malformed('Monitor', from, 'expected { ref, from, to }')
+  }
   const p = to.proc
   if (p === null) {
-    frame(from, FrameKind.Down, { ref, pid: to, reason: { r: 'noproc' } })
+    frame(from, FrameKind.Down, { ref, pid: to, reason: { r: 'noproc' } }, watcher)
     return
   }
   const st = peer(from)
   let refs = st.watchers.get(p)
   if (refs === undefined) st.watchers.set(p, (refs = new Map()))
-  refs.set(ref.id, ref)
+  refs.set(ref.id, { ref, watcher })
   hook(p)
 })
 

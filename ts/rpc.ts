@@ -187,8 +187,11 @@ function callRemote(nodeName: string, module: string, fn: string, args: Term[], 
   const what = describe(nodeName, module, fn)
   const id = nextId
   nextId = nextId >= Number.MAX_SAFE_INTEGER ? 1 : nextId + 1
-  const result = sendFrame(nodeName, FrameKind.RpcCall, encode({ id, module, fn, args }))
+  const result = sendFrame(nodeName, FrameKind.RpcCall, encode({ id, module, fn, args }), laneOf(module))
   if (result === 'toolarge') return Promise.reject(new RangeError(`${what}: the arguments are larger than a frame may be`))
+  if (result === 'backpressure') {
+    return Promise.reject(new ConnectionError(`${what}: node ${nodeName} is not reading fast enough (its send queue is full)`, nodeName))
+  }
   if (result !== 'ok') return Promise.reject(new ConnectionError(`${what}: node ${nodeName} is not connected`, nodeName))
   return new Promise<Term>((resolve, reject) => {
     const p = new Pending(id, nodeName, module, fn, what, timeout, resolve, reject)
@@ -220,7 +223,7 @@ function cast(nodeName: string, module: string, fn: string, args: Term[] = []): 
     setImmediate(() => void run(module, fn, copied).then((out) => logCastFailure(out, localNode(), module, fn)))
     return
   }
-  const result = sendFrame(nodeName, FrameKind.RpcCast, encode({ module, fn, args: list }))
+  const result = sendFrame(nodeName, FrameKind.RpcCast, encode({ module, fn, args: list }), laneOf(module))
   if (result === 'toolarge') throw new RangeError(`rpc.cast(${nodeName}, ${module}.${fn}): the arguments are larger than a frame may be`)
   // Not connected: a cast is fire-and-forget, like sending to a dead process.
 }
@@ -273,16 +276,27 @@ function isId(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v)
 }
 
-function reply(to: string, id: number, out: Outcome): void {
+/**
+ * The lane of a module's calls, casts and replies: calls and casts to one
+ * module arrive in the order made, and a large call or reply to one module
+ * does not hold up the others.
+ */
+function laneOf(module: string): number {
+  let h = 0
+  for (let i = 0; i < module.length; i++) h = (h * 31 + module.charCodeAt(i)) | 0
+  return h >>> 0
+}
+
+function reply(to: string, id: number, out: Outcome, lane: number): void {
   let bytes: Uint8Array
   try {
     bytes = encode(out.ok ? { id, ok: true, value: out.value } : { id, ok: false, error: out.error })
   } catch (error) {
     bytes = encode({ id, ok: false, error: wireError(error) })
   }
-  let sent = sendFrame(to, FrameKind.RpcReply, bytes)
+  let sent = sendFrame(to, FrameKind.RpcReply, bytes, lane)
   if (sent === 'toolarge') {
-    sent = sendFrame(to, FrameKind.RpcReply, encode({ id, ok: false, error: { name: 'RangeError', message: 'the result is larger than a frame may be' } }))
+    sent = sendFrame(to, FrameKind.RpcReply, encode({ id, ok: false, error: { name: 'RangeError', message: 'the result is larger than a frame may be' } }), lane)
   }
   // 'notconnected': the caller saw the node go down and has already given up.
 }
@@ -295,7 +309,7 @@ onFrame(FrameKind.RpcCall, (from, payload) => {
     malformed('RpcCall', from, 'expected { id, module, fn, args }')
     return
   }
-  void run(module, fn, args as Term[]).then((out) => reply(from, id, out))
+  void run(module, fn, args as Term[]).then((out) => reply(from, id, out, laneOf(module)))
 })
 
 onFrame(FrameKind.RpcCast, (from, payload) => {

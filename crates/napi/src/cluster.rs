@@ -375,12 +375,14 @@ impl ClusterNode {
     }
 
     /// Queues one frame of `kind` (an application kind, 0x10 and up) to
-    /// `node`. Never blocks. Returns 0 when queued, 1 if `node` is not
-    /// connected, 2 if the payload exceeds the frame limit, 3 if this node
-    /// is not running. Throws for a kind that is unknown or reserved for
-    /// the transport.
+    /// `node` on `lane` (order is kept per lane; lanes share the peer's few
+    /// streams by `lane % LANES`). Never blocks. Returns 0 when queued, 1 if
+    /// `node` is not connected, 2 if the payload exceeds the frame limit, 3
+    /// if this node is not running, 4 if the peer's send queue is full
+    /// (backpressure). Throws for a kind that is unknown or reserved for the
+    /// transport.
     #[napi]
-    pub fn send(&self, node: String, kind: u32, payload: Uint8Array) -> Result<u32> {
+    pub fn send(&self, node: String, lane: u32, kind: u32, payload: Uint8Array) -> Result<u32> {
         let kind = u8::try_from(kind)
             .ok()
             .and_then(FrameKind::from_u8)
@@ -388,11 +390,12 @@ impl ClusterNode {
         let Some(running) = lock(&self.running).as_ref().map(|r| Arc::clone(&r.node)) else {
             return Ok(3);
         };
-        match running.send(&node, kind, &payload) {
+        match running.send_on(&node, lane, kind, &payload) {
             Ok(()) => Ok(0),
             Err(NetError::NotConnected(_)) => Ok(1),
             Err(NetError::FrameTooLarge { .. }) => Ok(2),
             Err(NetError::Stopped) => Ok(3),
+            Err(NetError::Backpressure { .. }) => Ok(4),
             Err(e) => Err(Error::new(Status::InvalidArg, format!("ironwood: {e}"))),
         }
     }
