@@ -1,4 +1,4 @@
-import { type ChildProcess, fork, spawn } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
 
@@ -6,73 +6,15 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest'
 
 import { type ClusterOptions, cluster, node, nodes } from 'ironwood'
 
+import { FAST, type TestNode, forkNode, killAll, track, waitFor } from './cluster-harness.js'
+
 const FIXTURE = fileURLToPath(new URL('./fixtures/cluster-node.mjs', import.meta.url))
-// Short heartbeats so a lost node is noticed quickly; generous bounds below.
-const FAST = { heartbeatInterval: 100, heartbeatTimeout: 600 }
-
-interface NodeEventMsg {
-  event: 'nodeup' | 'nodedown'
-  node: string
-  info: { reason?: string }
-  batch: number
-}
-
-interface TestNode {
-  child: ChildProcess
-  name: string
-  events: NodeEventMsg[]
-  logs: string[]
-  call: (cmd: string, args?: Record<string, unknown>) => Promise<unknown>
-}
-
-const children = new Set<ChildProcess>()
-
-function killAll(): void {
-  for (const c of children) {
-    if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
-  }
-  children.clear()
-}
 
 afterEach(killAll)
 afterAll(killAll)
 
-async function waitFor(what: string, cond: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}
-
 function startNode(options: Partial<ClusterOptions> & { name: string }): Promise<TestNode> {
-  const child = fork(FIXTURE, [JSON.stringify({ cookie: 'test-cookie', ...FAST, ...options })], { stdio: 'pipe' })
-  children.add(child)
-  const events: NodeEventMsg[] = []
-  const logs: string[] = []
-  const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>()
-  let nextId = 1
-  const call = (cmd: string, args: Record<string, unknown> = {}): Promise<unknown> =>
-    new Promise((resolve, reject) => {
-      const id = nextId++
-      pending.set(id, { resolve, reject })
-      child.send({ id, cmd, ...args })
-    })
-  return new Promise((resolve, reject) => {
-    child.on('exit', (code, signal) => reject(new Error(`${options.name} exited (${code ?? signal}) before starting`)))
-    child.on('message', (m: any) => {
-      if (m.type === 'started') resolve({ child, name: m.name, events, logs, call })
-      else if (m.type === 'start-error') reject(new Error(m.error))
-      else if (m.type === 'event') events.push(m)
-      else if (m.type === 'log') logs.push(m.message)
-      else if (m.type === 'reply') {
-        const p = pending.get(m.id)
-        pending.delete(m.id)
-        if (m.error !== undefined) p?.reject(new Error(m.error))
-        else p?.resolve(m.value)
-      }
-    })
-  })
+  return forkNode(FIXTURE, { cookie: 'test-cookie', ...options })
 }
 
 const count = (n: TestNode, event: string, peer: string) => n.events.filter((e) => e.event === event && e.node === peer).length
@@ -189,7 +131,7 @@ describe('cluster (real node processes on 127.0.0.1)', () => {
       if (node() !== 'nonode@nohost') process.exit(4)
     `
     const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: 'inherit', cwd: process.cwd() })
-    children.add(child)
+    track(child)
     const code = await new Promise<number | null>((resolve, reject) => {
       const t = setTimeout(() => reject(new Error('did not exit within 10 s')), 10_000)
       child.on('exit', (c) => {
@@ -210,7 +152,7 @@ describe('cluster (real node processes on 127.0.0.1)', () => {
       process.exit(names.some((n) => n.startsWith('ironwood-net')) ? 5 : 0)
     `
     const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: 'inherit' })
-    children.add(child)
+    track(child)
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve))
     expect(code).toBe(0)
   })

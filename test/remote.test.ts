@@ -23,22 +23,15 @@ import {
   unlink,
 } from 'ironwood'
 
+import { FAST, killAll, track, waitFor } from './cluster-harness.js'
+
 const FIXTURE = fileURLToPath(new URL('./fixtures/remote-node.mjs', import.meta.url))
-const FAST = { heartbeatInterval: 100, heartbeatTimeout: 600 }
 const REMOTE_INTERNAL = new URL('../dist/remote.js', import.meta.url).href
 const remoteCounts = async (): Promise<{ links: number; monitors: number; watchers: number }> =>
   ((await import(REMOTE_INTERNAL)) as { remoteCounts: () => { links: number; monitors: number; watchers: number } }).remoteCounts()
 
-const children = new Set<ChildProcess>()
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 
-async function waitFor(what: string, cond: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await sleep(10)
-  }
-}
 
 interface TestNode {
   child: ChildProcess
@@ -49,7 +42,7 @@ interface TestNode {
 
 function startNode(options: Partial<ClusterOptions> & { name: string }): Promise<TestNode> {
   const child = fork(FIXTURE, [JSON.stringify({ cookie: 'remote-cookie', ...FAST, ...options })], { stdio: 'pipe' })
-  children.add(child)
+  track(child)
   const downs: Array<{ node: string; reason: string }> = []
   return new Promise((resolve, reject) => {
     child.on('exit', (code, signal) => reject(new Error(`${options.name} exited (${code ?? signal}) before starting`)))
@@ -113,8 +106,7 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
-  children.clear()
+  killAll()
   await cluster.stop()
   setLogger(null)
 })

@@ -1,4 +1,3 @@
-import { type ChildProcess, fork } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -16,64 +15,17 @@ import {
   setLogger,
 } from 'ironwood'
 
+import { FAST, type TestNode, forkNode, killAll, waitFor } from './cluster-harness.js'
+
 const FIXTURE = fileURLToPath(new URL('./fixtures/rpc-node.mjs', import.meta.url))
-// Short heartbeats so a lost node is noticed quickly; generous bounds below.
-const FAST = { heartbeatInterval: 100, heartbeatTimeout: 600 }
 // Internal: the pending-call counter of the very module 'ironwood' loaded.
 const RPC_INTERNAL = new URL('../dist/rpc.js', import.meta.url).href
 const pendingCallCount = async (): Promise<number> => ((await import(RPC_INTERNAL)) as { pendingCallCount: () => number }).pendingCallCount()
 
-interface TestNode {
-  child: ChildProcess
-  name: string
-  logs: string[]
-  call: (cmd: string, args?: Record<string, unknown>) => Promise<any>
-}
-
-const children = new Set<ChildProcess>()
 const logs: string[] = []
 
-function killAll(): void {
-  for (const c of children) {
-    if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
-  }
-  children.clear()
-}
-
-async function waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}
-
 function startNode(options: Partial<ClusterOptions> & { name: string }): Promise<TestNode> {
-  const child = fork(FIXTURE, [JSON.stringify({ cookie: 'rpc-cookie', ...FAST, ...options })], { stdio: 'pipe' })
-  children.add(child)
-  const nodeLogs: string[] = []
-  const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>()
-  let nextId = 1
-  const call = (cmd: string, args: Record<string, unknown> = {}): Promise<any> =>
-    new Promise((resolve, reject) => {
-      const id = nextId++
-      pending.set(id, { resolve, reject })
-      child.send({ id, cmd, ...args })
-    })
-  return new Promise((resolve, reject) => {
-    child.on('exit', (code, signal) => reject(new Error(`${options.name} exited (${code ?? signal}) before starting`)))
-    child.on('message', (m: any) => {
-      if (m.type === 'started') resolve({ child, name: m.name, logs: nodeLogs, call })
-      else if (m.type === 'start-error') reject(new Error(m.error))
-      else if (m.type === 'log') nodeLogs.push(m.message)
-      else if (m.type === 'reply') {
-        const p = pending.get(m.id)
-        pending.delete(m.id)
-        if (m.error !== undefined) p?.reject(new Error(m.error))
-        else p?.resolve(m.value)
-      }
-    })
-  })
+  return forkNode(FIXTURE, { cookie: 'rpc-cookie', ...options })
 }
 
 /** A fresh node seeded with this (test) node, up on both sides. */
