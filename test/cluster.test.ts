@@ -78,6 +78,21 @@ describe('cluster (real node processes on 127.0.0.1)', () => {
     }
   })
 
+  it('reconnects to a node restarted under the same name after a SIGKILL', async () => {
+    const a = await startNode({ name: 'a' })
+    const port = Number(a.name.split(':').pop())
+    const b = await startNode({ name: 'b', seeds: [a.name] })
+    await waitFor('b to see a', () => count(b, 'nodeup', a.name) === 1)
+    a.child.kill('SIGKILL')
+    await waitFor('b to see a down', () => count(b, 'nodedown', a.name) === 1, 5_000)
+    // The same name@host:port comes back; b redials it on its own.
+    const again = await startNode({ name: 'a', port })
+    expect(again.name).toBe(a.name)
+    await waitFor('b to see a up again', () => count(b, 'nodeup', a.name) === 2, 15_000)
+    expect(await b.call('nodes')).toEqual([a.name])
+    await waitFor('a to see b', () => count(again, 'nodeup', b.name) === 1)
+  })
+
   it('keeps a node whose JS thread is blocked for 2x the heartbeat timeout', async () => {
     const a = await startNode({ name: 'a' })
     const b = await startNode({ name: 'b', seeds: [a.name] })
