@@ -25,6 +25,7 @@ import {
   type ExitMessage,
   type ExitReason,
   type MailboxOverflow,
+  type NamedOnNode,
   Process,
   type ProcessContext,
   type ProcessKind,
@@ -41,6 +42,7 @@ import {
   spawnProcess,
   takeNow,
 } from './process.js'
+import { node } from './node.js'
 import type { Term } from './terms.js'
 
 const NOREPLY: unique symbol = Symbol('GenServer.noreply')
@@ -68,6 +70,41 @@ export interface GenServerStartOptions {
 export interface CallOptions {
   /** Milliseconds to wait for the reply (default 5000; `Infinity` = forever). */
   timeout?: number | undefined
+}
+
+/**
+ * @internal How calls and casts reach a server on another node; set by
+ * remote-genserver.ts (which uses RPC), so this file needs no cluster code.
+ */
+export interface RemoteServers {
+  call(target: Pid | NamedOnNode, request: unknown, timeout: number): Promise<unknown>
+  cast(target: Pid | NamedOnNode, message: unknown): void
+}
+
+let remoteServers: RemoteServers = {
+  call: (target) => Promise.reject(new NoProcessError(`GenServer.call: ${describe(target)} is on another node and the cluster is not loaded`)),
+  cast: () => {},
+}
+
+/** @internal */
+export function setRemoteServers(r: RemoteServers): void {
+  remoteServers = r
+}
+
+/** A local target as `lookup` takes it (`{ name, node: node() }` is just the name). */
+function localTarget(target: Pid | string | NamedOnNode): Pid | string {
+  return typeof target === 'object' && !(target instanceof Pid) ? target.name : target
+}
+
+/** The target when it lives on another node; `undefined` for a local one. Throws for a bad shape. */
+function remoteTarget(target: unknown, what: string): Pid | NamedOnNode | undefined {
+  if (target instanceof Pid) return target.home === null ? undefined : target
+  if (typeof target === 'string' || target === null || typeof target !== 'object') return undefined
+  const { name, node: at } = target as Partial<NamedOnNode>
+  if (typeof name !== 'string' || name.length === 0 || typeof at !== 'string' || at.length === 0) {
+    throw new TypeError(`${what}: the target must be a Pid, a registered name or { name, node }, got ${describe(target)}`)
+  }
+  return at === node() ? undefined : { name, node: at }
 }
 
 /** Options of {@link GenServer.stop}. */
@@ -250,7 +287,7 @@ export abstract class GenServer {
    * `ExitError` (the server exited before replying; carries the reason), or
    * `RangeError` (its mailbox is full).
    */
-  static call<R = unknown>(target: Pid | string, request: unknown, opts?: CallOptions): Promise<R> {
+  static call<R = unknown>(target: Pid | string | NamedOnNode, request: unknown, opts?: CallOptions): Promise<R> {
     let p: Process | null
     let timeout = 5000
     try {
@@ -259,7 +296,9 @@ export abstract class GenServer {
         checkOptions(opts, 'call options')
         if (opts.timeout !== undefined) timeout = checkTimeout(opts.timeout, 'call timeout')
       }
-      p = lookup(target, 'GenServer.call')
+      const remote = remoteTarget(target, 'GenServer.call')
+      if (remote !== undefined) return remoteServers.call(remote, request, timeout) as Promise<R>
+      p = lookup(localTarget(target), 'GenServer.call')
       if (p === null) throw new NoProcessError(`GenServer.call: ${String(target)} is not alive`)
     } catch (err) {
       return Promise.reject(err)
@@ -282,8 +321,11 @@ export abstract class GenServer {
   }
 
   /** Sends a cast (fire and forget). A dead pid or unknown name is ignored, as in OTP. */
-  static cast(target: Pid | string, message: unknown): void {
+  static cast(target: Pid | string | NamedOnNode, message: unknown): void {
     if (message === undefined) throw new TypeError('GenServer.cast: the message must not be undefined')
+    const remote = remoteTarget(target, 'GenServer.cast')
+    if (remote !== undefined) return remoteServers.cast(remote, message)
+    target = localTarget(target)
     let p: Process | null | undefined
     if (target instanceof Pid) p = target.proc
     else if (typeof target === 'string') p = names.get(target)

@@ -72,3 +72,5 @@ export {
 export { type MulticallResult, type RpcModule, type RpcOptions, rpc } from './rpc.js'
 // The distribution layer for processes: makes send/link/monitor/exit reach other nodes.
 import './remote.js'
+// GenServer calls and casts to other nodes (over RPC).
+import './remote-genserver.js'
