@@ -2,7 +2,8 @@
 // 127.0.0.1, driven over IPC, and killed for real.
 import { type ChildProcess, fork } from 'node:child_process'
 
-import type { ClusterOptions } from 'ironwood'
+import { type ClusterOptions, cluster, node, nodes, setLogger } from 'ironwood'
+import { afterAll, beforeAll } from 'vitest'
 
 /** Short heartbeats so a lost node is noticed quickly; tests use generous bounds. */
 export const FAST = { heartbeatInterval: 100, heartbeatTimeout: 600 }
@@ -81,5 +82,29 @@ export function forkNode(fixture: string, options: Partial<ClusterOptions> & { n
         else p?.resolve(m.value)
       }
     })
+  })
+}
+
+/** Forks a node seeded with this (test) node and waits until it is up here. */
+export async function forkPeer(fixture: string, cookie: string, name: string): Promise<TestNode> {
+  const n = await forkNode(fixture, { cookie, name, seeds: [node()] })
+  await waitFor(`${name} to be up here`, () => nodes().includes(n.name))
+  return n
+}
+
+/**
+ * Makes the test process itself a cluster node for the suite (started in
+ * beforeAll, stopped in afterAll with every forked node killed), with the
+ * logger sent to `onLog`.
+ */
+export function clusterSuite(name: string, cookie: string, onLog: (message: string) => void = () => {}): void {
+  beforeAll(async () => {
+    setLogger((e) => onLog(e.message))
+    await cluster.start({ name, cookie, ...FAST })
+  })
+  afterAll(async () => {
+    killAll()
+    await cluster.stop()
+    setLogger(null)
   })
 }

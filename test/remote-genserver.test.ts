@@ -1,47 +1,25 @@
 // GenServer.call and cast to servers on other nodes (real forked nodes).
 import { fileURLToPath } from 'node:url'
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 
 import {
-  type ClusterOptions,
   ConnectionError,
   ExitError,
   GenServer,
   NoProcessError,
   type Pid,
   TimeoutError,
-  cluster,
-  node,
-  nodes,
   rpc,
-  setLogger,
 } from 'ironwood'
 
-import { FAST, type TestNode, forkNode, killAll, waitFor } from './cluster-harness.js'
+import { type TestNode, clusterSuite, forkPeer } from './cluster-harness.js'
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/rpc-node.mjs', import.meta.url))
 
-function startNode(options: Partial<ClusterOptions> & { name: string }): Promise<TestNode> {
-  return forkNode(FIXTURE, { cookie: 'gs-cookie', ...options })
-}
+const peer = (name: string): Promise<TestNode> => forkPeer(FIXTURE, 'gs-cookie', name)
 
-async function peer(name: string): Promise<TestNode> {
-  const n = await startNode({ name, seeds: [node()] })
-  await waitFor(`${name} to be up here`, () => nodes().includes(n.name))
-  return n
-}
-
-beforeAll(async () => {
-  setLogger(() => {})
-  await cluster.start({ name: 'gstester', cookie: 'gs-cookie', ...FAST })
-})
-
-afterAll(async () => {
-  killAll()
-  await cluster.stop()
-  setLogger(null)
-})
+clusterSuite('gstester', 'gs-cookie')
 
 describe('GenServer across nodes', () => {
   let b: TestNode

@@ -1,9 +1,8 @@
 import { fileURLToPath } from 'node:url'
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 
 import {
-  type ClusterOptions,
   ConnectionError,
   NoFunctionError,
   RemoteError,
@@ -12,10 +11,9 @@ import {
   node,
   nodes,
   rpc,
-  setLogger,
 } from 'ironwood'
 
-import { FAST, type TestNode, forkNode, killAll, waitFor } from './cluster-harness.js'
+import { type TestNode, clusterSuite, forkPeer, waitFor } from './cluster-harness.js'
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/rpc-node.mjs', import.meta.url))
 // Internal: the pending-call counter of the very module 'ironwood' loaded.
@@ -24,27 +22,9 @@ const pendingCallCount = async (): Promise<number> => ((await import(RPC_INTERNA
 
 const logs: string[] = []
 
-function startNode(options: Partial<ClusterOptions> & { name: string }): Promise<TestNode> {
-  return forkNode(FIXTURE, { cookie: 'rpc-cookie', ...options })
-}
+const peer = (name: string): Promise<TestNode> => forkPeer(FIXTURE, 'rpc-cookie', name)
 
-/** A fresh node seeded with this (test) node, up on both sides. */
-async function peer(name: string): Promise<TestNode> {
-  const n = await startNode({ name, seeds: [node()] })
-  await waitFor(`${name} to be up here`, () => nodes().includes(n.name))
-  return n
-}
-
-beforeAll(async () => {
-  setLogger((e) => logs.push(e.message))
-  await cluster.start({ name: 'tester', cookie: 'rpc-cookie', ...FAST })
-})
-
-afterAll(async () => {
-  killAll()
-  await cluster.stop()
-  setLogger(null)
-})
+clusterSuite('tester', 'rpc-cookie', (m) => logs.push(m))
 
 describe('rpc between real node processes', () => {
   let b: TestNode
