@@ -1,13 +1,10 @@
 // One cluster node of the install smoke program, in its own process.
 // argv: name [seed]. Prints JSON lines: {started}, then {sees} once a peer is
-// up (and, when `rpc` is exported and a seed was given, {rpc} with the result
-// of a call to the seed); on stdin end it stops the cluster and exits on its own.
-import * as ironwood from 'ironwood'
+// up (and, when a seed was given, {rpc} with the result of calls to the seed);
+// on stdin end it stops the cluster and exits on its own.
+import { cluster, node, nodes, rpc } from 'ironwood'
 
-const { cluster, node, nodes } = ironwood
-// `rpc` is feature-detected so this smoke also runs on builds without it.
-const rpc = ironwood.rpc
-rpc?.register('smoke', { add: (a, b) => a + b, whoami: () => node() })
+rpc.register('smoke', { add: (a, b) => a + b, whoami: () => node() })
 
 const [name, seed] = process.argv.slice(2)
 const say = (msg) => process.stdout.write(`${JSON.stringify(msg)}\n`)
@@ -25,7 +22,7 @@ const poll = setInterval(() => {
   if (nodes().length > 0) {
     clearInterval(poll)
     say({ sees: nodes() })
-    if (rpc && seed) {
+    if (seed) {
       rpc.call(seed, 'smoke', 'add', [2, 3]).then(
         async (sum) => say({ rpc: { sum, whoami: await rpc.call(seed, 'smoke', 'whoami') } }),
         (error) => say({ rpc: { error: String(error) } }),
