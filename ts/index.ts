@@ -70,6 +70,14 @@ export {
   nodes,
 } from './cluster.js'
 export { type MulticallResult, type RpcModule, type RpcOptions, rpc } from './rpc.js'
+export { type CallbackSubscription, type PubSubCallback, type PubSubMessage, pubsub } from './pubsub.js'
+export {
+  DEFAULT_BUFFER,
+  type OverflowPolicy,
+  type SubscribeOptions,
+  Subscription,
+  type SubscriptionReceiveOptions,
+} from './subscription.js'
 // The distribution layer for processes: makes send/link/monitor/exit reach other nodes.
 import './remote.js'
 // GenServer calls and casts to other nodes (over RPC).
