@@ -82,3 +82,16 @@ export {
 import './remote.js'
 // GenServer calls and casts to other nodes (over RPC).
 import './remote-genserver.js'
+export { type Server, type StopServerOptions, serve } from './serve.js'
+export {
+  type Handler,
+  type Hooks,
+  type OnErrorHook,
+  type OnRequestHook,
+  type OnResponseHook,
+  type ServeOptions,
+  type SlowClientPolicy,
+  type WebSocketData,
+  type WebSocketHandlers,
+} from './serve-options.js'
+export { ServerWebSocket } from './websocket.js'
