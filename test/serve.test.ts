@@ -4,7 +4,7 @@
 import net from 'node:net'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { WebSocket } from 'ws'
-import { type Handler, type LogEvent, type ServeOptions, type Server, type ServerWebSocket, serve, setLogger } from 'ironwood'
+import { type Handler, type LogEvent, type ServeOptions, type Server, type ServerWebSocket, pubsub, serve, setLogger } from 'ironwood'
 
 const isBun = typeof (globalThis as { Bun?: unknown }).Bun === 'object'
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -457,6 +457,8 @@ describe('serve: WebSockets', () => {
     const a = await client(wsUrl(server, '/one'))
     const b = await client(wsUrl(server, '/both'))
     await waitFor('both sockets', () => sockets.length === 2)
+    // Each socket is one cluster pub/sub member: pubsub.publish reaches it too.
+    expect(pubsub.members('news')).toBe(2)
     expect(server.publish('news', 'headline')).toBe(2)
     expect(server.publish('sport', { score: [2, 1], at: new Date(0), big: 10n, tags: new Set(['x']) })).toBe(1)
     expect(server.publish('weather', 'rain')).toBe(0)
@@ -469,10 +471,13 @@ describe('serve: WebSockets', () => {
     await waitFor('the unsubscribe reply', () => b.messages.length === 3)
     expect(b.messages[2]).toBe('true')
     expect(sockets.find((s) => s.data === 'both')!.topics).toEqual(['sport'])
-    expect(server.publish('news', 'second')).toBe(1)
+    expect(pubsub.publish('news', 'second')).toBe(1)
+    await waitFor('the second headline', () => a.messages.length === 2)
+    expect(a.messages[1]).toBe('second')
     a.ws.close()
     await waitFor('socket one to close', () => sockets[0]!.readyState === 'closed')
     expect(server.publish('news', 'third')).toBe(0)
+    expect(pubsub.members('news')).toBe(0)
     expect(() => server.publish('news', () => 1)).toThrow(TypeError)
     expect(() => sockets[1]!.subscribe('')).toThrow(TypeError)
     b.ws.close()

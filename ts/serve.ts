@@ -12,7 +12,7 @@ import { BunServerAdapter, isBun } from './serve-bun.js'
 import { NodeServer } from './serve-node.js'
 import { type Handler, type ServeOptions, resolveOptions } from './serve-options.js'
 import type { RuntimeServer } from './serve-runtime.js'
-import { publishLocal } from './topics.js'
+import { publish } from './topics.js'
 
 /** What {@link Server.stop} takes. */
 export interface StopServerOptions {
@@ -29,8 +29,9 @@ export interface Server {
   /** Which adapter runs it. */
   readonly runtime: 'node' | 'bun'
   /**
-   * Publishes `message` (a term) to `topic`: every WebSocket subscribed to it
-   * receives it. Returns how many sockets it was sent to.
+   * `pubsub.publish(topic, message)`: every WebSocket subscribed to `topic`,
+   * on any node, receives it (so do the topic's other pub/sub members).
+   * Returns how many members it was sent to (each socket is one).
    */
   publish(topic: string, message: unknown): number
   /**
@@ -62,7 +63,7 @@ class RunningServer implements Server {
   }
 
   publish(topic: string, message: unknown): number {
-    return publishLocal(topic, message)
+    return publish(topic, message)
   }
 
   stop(options?: StopServerOptions): Promise<void> {

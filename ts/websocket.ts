@@ -7,7 +7,8 @@
  */
 import { log } from './logger.js'
 import type { ResolvedWebSocket, SlowClientPolicy } from './serve-options.js'
-import { joinTopic, leaveTopic } from './topics.js'
+import type { CallbackSubscription } from './pubsub.js'
+import { joinTopic } from './topics.js'
 
 /** @internal What a runtime adapter provides for one socket. */
 export interface SocketTransport {
@@ -30,7 +31,7 @@ export class ServerWebSocket<D = undefined> {
   readonly #policy: SlowClientPolicy
   /** @internal How published messages become frames. */
   readonly serializer: ResolvedWebSocket['serialize']
-  readonly #topics = new Set<string>()
+  readonly #topics = new Map<string, CallbackSubscription>()
   #open = true
 
   /** @internal Made by the runtime adapters only. */
@@ -54,7 +55,7 @@ export class ServerWebSocket<D = undefined> {
 
   /** The topics this socket is subscribed to. */
   get topics(): string[] {
-    return [...this.#topics]
+    return [...this.#topics.keys()]
   }
 
   /**
@@ -95,23 +96,25 @@ export class ServerWebSocket<D = undefined> {
   }
 
   /**
-   * Subscribes this socket to a cluster pub/sub topic: every message
-   * published on it, on any node, is sent to the socket (strings as text,
+   * Subscribes this socket to a cluster pub/sub topic (it becomes one member
+   * of `pubsub`): every message published on it with `pubsub.publish` or
+   * `server.publish`, on any node, is sent to the socket (strings as text,
    * bytes as binary, other terms as JSON text unless `websocket.serialize`
    * says otherwise).
    */
   subscribe(topic: string): void {
     checkTopic(topic, 'ws.subscribe')
     if (!this.#open || this.#topics.has(topic)) return
-    this.#topics.add(topic)
-    joinTopic(topic, this)
+    this.#topics.set(topic, joinTopic(topic, this))
   }
 
   /** Leaves a topic; whether the socket was subscribed to it. */
   unsubscribe(topic: string): boolean {
     checkTopic(topic, 'ws.unsubscribe')
-    if (!this.#topics.delete(topic)) return false
-    leaveTopic(topic, this)
+    const sub = this.#topics.get(topic)
+    if (sub === undefined) return false
+    this.#topics.delete(topic)
+    sub.unsubscribe()
     return true
   }
 
@@ -124,7 +127,7 @@ export class ServerWebSocket<D = undefined> {
   closed(): void {
     if (!this.#open) return
     this.#open = false
-    for (const topic of this.#topics) leaveTopic(topic, this)
+    for (const sub of this.#topics.values()) sub.unsubscribe()
     this.#topics.clear()
   }
 }
