@@ -28,14 +28,38 @@ export type FrameHandler = (from: string, payload: Uint8Array) => void
 /** What {@link sendFrame} reports: queued, or why not. */
 export type SendResult = 'ok' | 'notconnected' | 'toolarge' | 'stopped' | 'backpressure'
 
-/** The part of the native handle this file needs. */
+/** The part of the native handle this file needs (crates/napi/src/cluster.rs). */
 export interface FrameSender {
-  send(node: string, lane: number, kind: number, payload: Uint8Array): number
+  nodeId(node: string): number
+  queuedBytes(id: number): number
+  limits(): number[]
+  sendBatch(batch: Uint8Array): number[]
+  nodeName(id: number): string | null
 }
 
-const RESULTS: readonly SendResult[] = ['ok', 'notconnected', 'toolarge', 'stopped', 'backpressure']
 const handlers = new Map<number, FrameHandler>()
 let sender: FrameSender | undefined
+
+// Outgoing frames wait here until the end of the current JS turn (a
+// microtask) and then cross into Rust in one call: a burst of sends or
+// replies costs one native call and one wake-up per peer lane, not one per
+// frame. Each entry is [node id u32 LE][lane u32 LE][kind u8][len u32 LE][payload].
+const HEADER = 13
+/** A batch this large is handed over at once rather than at the end of the turn. */
+const FLUSH_AT = 256 * 1024
+let out = new Uint8Array(64 * 1024)
+let outView = new DataView(out.buffer)
+let outLen = 0
+let flushQueued = false
+/** Node name -> native id, for connected nodes (learnt from nodeup or asked for). */
+const ids = new Map<string, number>()
+/** Native id -> name, for incoming frames. */
+const names: string[] = []
+/** Per node id: bytes Rust had queued at the last report, and bytes waiting in `out`. */
+let queued = new Float64Array(16)
+let pending = new Float64Array(16)
+let maxPayload = 0
+let maxQueued = 0
 
 /** Sets the handler for one frame kind (one per kind; a later call replaces it). */
 export function onFrame(kind: number, handler: FrameHandler): void {
@@ -47,25 +71,151 @@ export function offFrame(kind: number): boolean {
   return handlers.delete(kind)
 }
 
+function grow(id: number): void {
+  let n = queued.length
+  while (n <= id) n *= 2
+  const q = new Float64Array(n)
+  q.set(queued)
+  queued = q
+  const p = new Float64Array(n)
+  p.set(pending)
+  pending = p
+}
+
+function idOf(s: FrameSender, node: string): number {
+  const known = ids.get(node)
+  if (known !== undefined) return known
+  // Not seen connected yet (e.g. `connect` settled before its nodeup event
+  // arrived): ask the transport, which knows.
+  const id = s.nodeId(node)
+  if (id >= 0) {
+    ids.set(node, id)
+    names[id] = node
+    if (id >= queued.length) grow(id)
+  }
+  return id
+}
+
 /**
  * Queues one frame to `node` on `lane` (a non-negative integer; frames on one
  * lane arrive in order, different lanes do not wait for each other). Never
  * blocks and never throws for a peer problem: `'notconnected'` (no such
  * connected node), `'toolarge'` (over the frame limit), `'stopped'` (the
  * cluster is not running), `'backpressure'` (the peer's send queue is full:
- * it is not reading as fast as we write).
+ * it is not reading as fast as we write). A frame accepted with `'ok'` is
+ * handed to the transport at the end of the current turn; it is lost only
+ * if its node goes down (and then `nodedown` follows).
  */
 export function sendFrame(node: string, kind: number, payload: Uint8Array, lane = 0): SendResult {
-  if (sender === undefined) return 'stopped'
-  return RESULTS[sender.send(node, lane >>> 0, kind, payload)] ?? 'stopped'
+  const s = sender
+  if (s === undefined) return 'stopped'
+  const id = idOf(s, node)
+  if (id < 0) return 'notconnected'
+  const len = payload.length
+  if (len > maxPayload) return 'toolarge'
+  if (queued[id] + pending[id] + len > maxQueued) {
+    // Our view of the queue is from the last batch; the writers have been
+    // draining since. Hand over what waits and look again before refusing.
+    flush()
+    queued[id] = s.queuedBytes(id)
+    if (queued[id] + len > maxQueued) return 'backpressure'
+  }
+  if (outLen + HEADER + len > out.length) {
+    if (outLen > 0) flush()
+    if (HEADER + len > out.length) {
+      out = new Uint8Array(Math.max(HEADER + len, out.length * 2))
+      outView = new DataView(out.buffer)
+    }
+  }
+  outView.setUint32(outLen, id, true)
+  outView.setUint32(outLen + 4, lane >>> 0, true)
+  out[outLen + 8] = kind
+  outView.setUint32(outLen + 9, len, true)
+  out.set(payload, outLen + HEADER)
+  outLen += HEADER + len
+  pending[id] += len
+  if (outLen >= FLUSH_AT) flush()
+  else if (!flushQueued) {
+    flushQueued = true
+    queueMicrotask(flush)
+  }
+  return 'ok'
+}
+
+/** Hands the waiting frames to the transport (normally at the end of the turn). */
+export function flush(): void {
+  flushQueued = false
+  if (outLen === 0) return
+  const batch = out.subarray(0, outLen)
+  outLen = 0
+  pending.fill(0)
+  const s = sender
+  if (s === undefined) return
+  let report: number[]
+  try {
+    report = s.sendBatch(batch)
+  } catch (error) {
+    // Only our own encoding could be malformed: a bug, logged, never fatal.
+    log({ level: 'error', message: 'cluster: the transport refused a batch of frames', error })
+    return
+  }
+  for (let i = 0; i + 1 < report.length; i += 2) {
+    const id = report[i]!
+    if (id >= queued.length) grow(id)
+    queued[id] = report[i + 1]!
+  }
 }
 
 /** @internal The cluster sets the running node's handle (and clears it on stop). */
 export function setFrameSender(s: FrameSender | undefined): void {
+  if (s === undefined && sender !== undefined) flush()
   sender = s
+  ids.clear()
+  names.length = 0
+  outLen = 0
+  queued.fill(0)
+  pending.fill(0)
+  if (s !== undefined) {
+    const [payload, queue] = s.limits()
+    maxPayload = payload ?? 0
+    maxQueued = queue ?? 0
+  }
 }
 
-/** @internal The cluster hands every `'frame'` event here. A throwing handler is logged, never fatal. */
+/** @internal A node came up with this native id. */
+export function nodeUp(node: string, id: number): void {
+  ids.set(node, id)
+  names[id] = node
+  if (id >= queued.length) grow(id)
+  queued[id] = 0
+}
+
+/** @internal A node went down: frames to it are refused from now on. */
+export function nodeDown(node: string): void {
+  ids.delete(node)
+}
+
+function nameOf(id: number): string {
+  const name = sender?.nodeName(id) ?? `unknown#${id}`
+  names[id] = name
+  return name
+}
+
+/** @internal The cluster hands each `frames` event here: frames in arrival order. */
+export function dispatchFrames(batch: Uint8Array): void {
+  const view = new DataView(batch.buffer, batch.byteOffset, batch.byteLength)
+  let at = 0
+  while (at + 9 <= batch.length) {
+    const id = view.getUint32(at, true)
+    const kind = batch[at + 4]!
+    const len = view.getUint32(at + 5, true)
+    const from = names[id] ?? nameOf(id)
+    dispatchFrame(from, kind, batch.subarray(at + 9, at + 9 + len))
+    at += 9 + len
+  }
+}
+
+/** @internal Runs the handler of `kind`. A throwing handler is logged, never fatal. */
 export function dispatchFrame(from: string, kind: number, payload: Uint8Array): void {
   const handler = handlers.get(kind)
   if (handler === undefined) return

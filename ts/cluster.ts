@@ -14,7 +14,7 @@ import {
   emit,
   removeListener,
 } from './cluster-events.js'
-import { dispatchFrame, setFrameSender } from './cluster-frames.js'
+import { dispatchFrames, nodeDown, nodeUp, setFrameSender } from './cluster-frames.js'
 import { log } from './logger.js'
 import { native } from './native.js'
 import { setNodeName } from './node.js'
@@ -61,8 +61,8 @@ interface NativeOutcome {
 interface NativeEvent {
   type: string
   node: string
+  id?: number | null
   reason?: string | null
-  kind?: number | null
   payload?: Uint8Array | null
 }
 
@@ -169,10 +169,15 @@ async function startWith(config: ReturnType<typeof checkOptions>): Promise<void>
   const onEvents = (batch: NativeEvent[]): void => {
     batchesDelivered++
     for (const e of batch) {
-      if (e.type === 'nodeup') emit('nodeup', e.node, {})
-      else if (e.type === 'nodedown') emit('nodedown', e.node, { reason: e.reason ?? 'unknown' })
-      else if (e.type === 'frame') dispatchFrame(e.node, e.kind ?? -1, e.payload ?? new Uint8Array(0))
-      else if (e.type === 'stopped') onStopped()
+      if (e.type === 'frames') {
+        if (e.payload != null) dispatchFrames(e.payload)
+      } else if (e.type === 'nodeup') {
+        nodeUp(e.node, e.id ?? -1)
+        emit('nodeup', e.node, {})
+      } else if (e.type === 'nodedown') {
+        nodeDown(e.node)
+        emit('nodedown', e.node, { reason: e.reason ?? 'unknown' })
+      } else if (e.type === 'stopped') onStopped()
     }
   }
   let out: NativeOutcome

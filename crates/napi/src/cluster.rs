@@ -10,11 +10,12 @@
 //! accumulated. The batch after `stop()` ends with a `stopped` event, then
 //! the ThreadsafeFunction is released so it no longer keeps the process alive.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use ironwood_core::codec::FrameKind;
-use ironwood_net::transport::{self, Auth, Event, Events, NetError, Node, NodeConfig};
+use ironwood_net::transport::{self, Auth, Event, Events, NetError, Node, NodeConfig, OutFrame};
 use napi::bindgen_prelude::{Buffer, Function, Object, Uint8Array};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, Error, Result, Status};
@@ -64,16 +65,17 @@ pub struct ClusterOutcome {
 /// One event of a batch.
 #[napi(object)]
 pub struct ClusterEvent {
-    /// `nodeup`, `nodedown`, `frame`, or `stopped` (the last event after `stop()`).
+    /// `nodeup`, `nodedown`, `frames`, or `stopped` (the last event after `stop()`).
     #[napi(js_name = "type")]
     pub kind_name: String,
-    /// The peer's full name (empty for `stopped`).
+    /// The peer's full name (empty for `frames` and `stopped`).
     pub node: String,
+    /// `nodeup`/`nodedown`: the peer's id, the one `frames` and `sendBatch` use.
+    pub id: Option<u32>,
     /// Why a node went down.
     pub reason: Option<String>,
-    /// A frame's kind byte.
-    pub kind: Option<u32>,
-    /// A frame's payload.
+    /// `frames`: consecutive frames, each `[peer id: u32 LE][kind: u8][len:
+    /// u32 LE][payload]`, in arrival order.
     pub payload: Option<Buffer>,
 }
 
@@ -103,6 +105,7 @@ struct Running {
 #[napi]
 pub struct ClusterNode {
     running: Arc<Mutex<Option<Running>>>,
+    names: Arc<Mutex<Names>>,
     started: bool,
 }
 
@@ -190,44 +193,86 @@ async fn dial_seeds(node: &Arc<Node>, seeds: Vec<String>) -> Vec<String> {
     errors
 }
 
-fn to_js(e: Event) -> ClusterEvent {
-    match e {
-        Event::NodeUp { node } => ClusterEvent {
-            kind_name: "nodeup".into(),
-            node,
-            reason: None,
-            kind: None,
-            payload: None,
-        },
-        Event::NodeDown { node, reason } => ClusterEvent {
-            kind_name: "nodedown".into(),
-            node,
-            reason: Some(reason),
-            kind: None,
-            payload: None,
-        },
-        Event::Frame {
-            from,
-            kind,
-            payload,
-        } => ClusterEvent {
-            kind_name: "frame".into(),
-            node: from,
-            reason: None,
-            kind: Some(kind.as_u8().into()),
-            payload: Some(payload.into()),
-        },
+/// Node names and their ids, shared by the event pump and `sendBatch`:
+/// frames cross the boundary tagged with a 4-byte id instead of a string.
+/// Ids are never reused, and a node that comes back under the same name
+/// keeps its id.
+#[derive(Default)]
+struct Names {
+    ids: HashMap<String, u32>,
+    names: Vec<String>,
+}
+
+impl Names {
+    fn id(&mut self, name: &str) -> u32 {
+        if let Some(&id) = self.ids.get(name) {
+            return id;
+        }
+        let id = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
+        self.names.push(name.to_owned());
+        self.ids.insert(name.to_owned(), id);
+        id
+    }
+
+    fn name(&self, id: u32) -> Option<&str> {
+        self.names.get(id as usize).map(String::as_str)
     }
 }
 
-fn stopped_event() -> ClusterEvent {
+fn event(kind: &str, node: String, id: Option<u32>) -> ClusterEvent {
     ClusterEvent {
-        kind_name: "stopped".into(),
-        node: String::new(),
+        kind_name: kind.into(),
+        node,
+        id,
         reason: None,
-        kind: None,
         payload: None,
     }
+}
+
+/// Converts a burst of transport events, in order: node events one object
+/// each, and each run of frames one `frames` event with one buffer, so a
+/// burst of frames costs the JS thread one object and one buffer.
+fn to_js(events: impl IntoIterator<Item = Event>, names: &Mutex<Names>) -> Vec<ClusterEvent> {
+    let mut out = Vec::new();
+    let mut frames: Vec<u8> = Vec::new();
+    let mut names = lock(names);
+    let flush = |frames: &mut Vec<u8>, out: &mut Vec<ClusterEvent>| {
+        if !frames.is_empty() {
+            let mut e = event("frames", String::new(), None);
+            e.payload = Some(std::mem::take(frames).into());
+            out.push(e);
+        }
+    };
+    for e in events {
+        match e {
+            Event::NodeUp { node } => {
+                flush(&mut frames, &mut out);
+                let id = names.id(&node);
+                out.push(event("nodeup", node, Some(id)));
+            }
+            Event::NodeDown { node, reason } => {
+                flush(&mut frames, &mut out);
+                let id = names.id(&node);
+                let mut e = event("nodedown", node, Some(id));
+                e.reason = Some(reason);
+                out.push(e);
+            }
+            Event::Frame {
+                from,
+                kind,
+                payload,
+            } => {
+                // Frames are at most 8 MiB, so the length fits a u32.
+                let len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
+                frames.extend_from_slice(&names.id(&from).to_le_bytes());
+                frames.push(kind.as_u8());
+                frames.extend_from_slice(&len.to_le_bytes());
+                frames.extend_from_slice(&payload);
+            }
+        }
+    }
+    flush(&mut frames, &mut out);
+    out
 }
 
 /// Adds events to the batch; queues a JS call only if none is queued.
@@ -249,16 +294,17 @@ async fn pump(
     mut stop: oneshot::Receiver<()>,
     tsfn: Tsfn,
     batch: Arc<Mutex<Batch>>,
+    names: Arc<Mutex<Names>>,
 ) {
     loop {
         tokio::select! {
             ev = events.recv() => match ev {
                 Some(first) => {
-                    let mut all = vec![to_js(first)];
+                    let mut all = vec![first];
                     while let Ok(e) = events.try_recv() {
-                        all.push(to_js(e));
+                        all.push(e);
                     }
-                    deliver(&tsfn, &batch, all);
+                    deliver(&tsfn, &batch, to_js(all, &names));
                 }
                 None => break,
             },
@@ -267,9 +313,10 @@ async fn pump(
     }
     let mut rest = Vec::new();
     while let Ok(e) = events.try_recv() {
-        rest.push(to_js(e));
+        rest.push(e);
     }
-    rest.push(stopped_event());
+    let mut rest = to_js(rest, &names);
+    rest.push(event("stopped", String::new(), None));
     deliver(&tsfn, &batch, rest);
     // Dropping `tsfn` releases it: the queued call still runs, then nothing
     // keeps the event loop alive.
@@ -283,6 +330,7 @@ impl ClusterNode {
     pub fn new() -> Self {
         ClusterNode {
             running: Arc::new(Mutex::new(None)),
+            names: Arc::new(Mutex::new(Names::default())),
             started: false,
         }
     }
@@ -317,6 +365,7 @@ impl ClusterNode {
             })?;
         let (deferred, promise) = env.create_deferred()?;
         let slot = Arc::clone(&self.running);
+        let names = Arc::clone(&self.names);
         transport::runtime().spawn(async move {
             let mut seed_errors = Vec::new();
             let result = match Node::start(cfg).await {
@@ -330,7 +379,7 @@ impl ClusterNode {
                                 node: Arc::clone(&node),
                                 stop: Some(stop_tx),
                             });
-                            tokio::spawn(pump(events, stop_rx, tsfn, batch));
+                            tokio::spawn(pump(events, stop_rx, tsfn, batch, names));
                             seed_errors = dial_seeds(&node, seeds).await;
                             Ok(name)
                         }
@@ -397,6 +446,107 @@ impl ClusterNode {
             Err(NetError::Stopped) => Ok(3),
             Err(NetError::Backpressure { .. }) => Ok(4),
             Err(e) => Err(Error::new(Status::InvalidArg, format!("ironwood: {e}"))),
+        }
+    }
+
+    /// The id `sendBatch` and `frames` events use for `node`, or -1 if it
+    /// is not connected (or this node is not running).
+    #[napi]
+    pub fn node_id(&self, node: String) -> i64 {
+        let connected = lock(&self.running)
+            .as_ref()
+            .is_some_and(|r| r.node.nodes().binary_search(&node).is_ok());
+        if connected {
+            i64::from(lock(&self.names).id(&node))
+        } else {
+            -1
+        }
+    }
+
+    /// The name of node `id` (ids come with `nodeup` and tag `frames`).
+    #[napi]
+    pub fn node_name(&self, id: u32) -> Option<String> {
+        lock(&self.names).name(id).map(str::to_owned)
+    }
+
+    /// Bytes queued for node `id` and not yet written (0 if unknown or not
+    /// connected).
+    #[napi]
+    pub fn queued_bytes(&self, id: u32) -> u32 {
+        let Some(node) = lock(&self.running).as_ref().map(|r| Arc::clone(&r.node)) else {
+            return 0;
+        };
+        let name = lock(&self.names).name(id).map(str::to_owned);
+        name.map_or(0, |n| {
+            u32::try_from(node.queued_bytes(&n)).unwrap_or(u32::MAX)
+        })
+    }
+
+    /// The largest payload a frame may carry, and the per-peer queue limit
+    /// (bytes) above which senders should report backpressure.
+    #[napi]
+    pub fn limits(&self) -> Vec<u32> {
+        let cfg = NodeConfig::new(String::new(), String::new(), 0, Auth::Cookie(String::new()));
+        vec![
+            cfg.max_frame_size,
+            u32::try_from(cfg.max_queued_bytes).unwrap_or(u32::MAX),
+        ]
+    }
+
+    /// Queues a batch of frames, each `[node id: u32 LE][lane: u32 LE][kind:
+    /// u8][len: u32 LE][payload]`, in one call (see `Node::send_batch`: one
+    /// queue entry per node and lane; frames to a node that went down are
+    /// dropped; no backpressure check, the caller does it with
+    /// `queuedBytes`). Returns `[id, queued bytes]` pairs for every node the
+    /// batch touched, so the caller's view of each queue stays current.
+    /// Throws for a malformed batch, an unknown or transport kind, or an
+    /// oversized frame, queuing nothing.
+    #[napi]
+    pub fn send_batch(&self, batch: Uint8Array) -> Result<Vec<u32>> {
+        let Some(node) = lock(&self.running).as_ref().map(|r| Arc::clone(&r.node)) else {
+            return Ok(Vec::new());
+        };
+        let bad = |what: &str| Error::new(Status::InvalidArg, format!("ironwood: sendBatch: {what}"));
+        let u32_at = |b: &[u8], at: usize| -> Option<u32> {
+            b.get(at..at + 4)
+                .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+        };
+        let names = lock(&self.names);
+        let bytes: &[u8] = &batch;
+        let mut frames = Vec::new();
+        let mut at = 0;
+        while at < bytes.len() {
+            let (Some(id), Some(lane), Some(&kind), Some(len)) = (
+                u32_at(bytes, at),
+                u32_at(bytes, at + 4),
+                bytes.get(at + 8),
+                u32_at(bytes, at + 9),
+            ) else {
+                return Err(bad("truncated frame header"));
+            };
+            let start = at + 13;
+            let end = start + len as usize;
+            let payload = bytes.get(start..end).ok_or_else(|| bad("truncated payload"))?;
+            let kind = FrameKind::from_u8(kind).ok_or_else(|| bad("unknown frame kind"))?;
+            let name = names.name(id).ok_or_else(|| bad("unknown node id"))?;
+            frames.push(OutFrame {
+                node: name,
+                lane,
+                kind,
+                payload,
+            });
+            at = end;
+        }
+        let mut queued = Vec::new();
+        let r = node.send_batch(&frames, |name, bytes| {
+            if let Some(&id) = names.ids.get(name) {
+                queued.push(id);
+                queued.push(u32::try_from(bytes).unwrap_or(u32::MAX));
+            }
+        });
+        match r {
+            Ok(_) | Err(NetError::Stopped) => Ok(queued),
+            Err(e) => Err(bad(&e.to_string())),
         }
     }
 

@@ -52,6 +52,28 @@ pub enum Event {
     },
 }
 
+/// One frame for [`Node::send_batch`].
+#[derive(Debug, Clone, Copy)]
+pub struct OutFrame<'a> {
+    /// The peer's full name.
+    pub node: &'a str,
+    /// The lane (order is kept per lane; see [`Node::send_on`]).
+    pub lane: u32,
+    /// An application kind (`Send` and up).
+    pub kind: FrameKind,
+    /// The payload.
+    pub payload: &'a [u8],
+}
+
+/// What [`Node::send_batch`] did with a batch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BatchOutcome {
+    /// Frames queued.
+    pub queued: usize,
+    /// Frames dropped because their node is not connected.
+    pub not_connected: usize,
+}
+
 /// The receiving end of a node's events.
 pub type Events = mpsc::UnboundedReceiver<Event>;
 
@@ -573,6 +595,82 @@ impl Node {
         peer.queues.lanes[lane as usize % LANES]
             .send(bytes)
             .map_err(|_| NetError::NotConnected(node.to_owned()))
+    }
+
+    /// Queues many frames at once: the batched form of [`Node::send_on`],
+    /// for callers that gather a burst of frames (one JS turn's) into one
+    /// call. Frames keep their order per (node, lane); each (node, lane)
+    /// gets one queue entry for the whole batch, so a burst wakes each lane
+    /// writer once instead of once per frame.
+    ///
+    /// All frames are checked first (kind, size): one bad frame refuses
+    /// the batch and queues nothing. Frames to a node that is not connected
+    /// are dropped and counted in [`BatchOutcome::not_connected`] (the node
+    /// went down; its `NodeDown` is on the way). The queue limit is *not*
+    /// enforced here: the caller checks [`Node::queued_bytes`] before it
+    /// accepts a frame into its batch, so a frame it accepted is never lost
+    /// to backpressure, and the overshoot is bounded by its batch size.
+    /// `on_queued` is told each touched node's queued bytes afterwards.
+    pub fn send_batch(
+        &self,
+        frames: &[OutFrame<'_>],
+        mut on_queued: impl FnMut(&str, usize),
+    ) -> Result<BatchOutcome, NetError> {
+        let max = self.shared.encoder.max_frame_size();
+        for f in frames {
+            if f.kind.as_u8() < FrameKind::Send.as_u8() {
+                return Err(NetError::Config(format!(
+                    "{} frames are reserved for the transport",
+                    f.kind
+                )));
+            }
+            if !u32::try_from(f.payload.len()).is_ok_and(|len| len <= max) {
+                return Err(NetError::FrameTooLarge {
+                    len: f.payload.len() as u64,
+                    max,
+                });
+            }
+        }
+        if self.shared.is_stopped() {
+            return Err(NetError::Stopped);
+        }
+        let mut outcome = BatchOutcome::default();
+        // (node, its lanes' bytes, frames); a batch touches few nodes, so a list.
+        let mut groups: Vec<(&str, Vec<Vec<u8>>, usize)> = Vec::new();
+        for f in frames {
+            let at = match groups.iter().position(|(n, _, _)| *n == f.node) {
+                Some(i) => i,
+                None => {
+                    groups.push((f.node, vec![Vec::new(); LANES], 0));
+                    groups.len() - 1
+                }
+            };
+            groups[at].2 += 1;
+            let lane = &mut groups[at].1[f.lane as usize % LANES];
+            // Checked above, so this cannot fail.
+            let _ = self.shared.encoder.encode(f.kind, f.payload, lane);
+        }
+        let peers = lock(&self.shared.peers);
+        for (node, lanes, count) in groups {
+            let Some(peer) = peers.get(node) else {
+                outcome.not_connected += count;
+                continue;
+            };
+            for (i, bytes) in lanes.into_iter().enumerate() {
+                if bytes.is_empty() {
+                    continue;
+                }
+                let len = bytes.len();
+                peer.queues.queued.fetch_add(len, Ordering::AcqRel);
+                if peer.queues.lanes[i].send(bytes).is_err() {
+                    // The writer is gone: the connection is ending.
+                    peer.queues.queued.fetch_sub(len, Ordering::AcqRel);
+                }
+            }
+            outcome.queued += count;
+            on_queued(node, peer.queues.queued.load(Ordering::Acquire));
+        }
+        Ok(outcome)
     }
 
     /// Bytes queued for `node` and not yet written to its streams (0 if
