@@ -15,12 +15,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use ironwood_core::codec::FrameKind;
-use ironwood_net::transport::{self, Auth, Event, Events, NetError, Node, NodeConfig, OutFrame};
+use ironwood_net::transport::{self, Auth, Event, NetError, Node, NodeConfig, OutFrame};
 use napi::bindgen_prelude::{Buffer, Function, Object, Uint8Array};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, Error, Result, Status};
 use napi_derive::napi;
-use tokio::sync::oneshot;
 
 /// What `start` needs. TypeScript validates and fills the defaults.
 #[napi(object)]
@@ -79,12 +78,20 @@ pub struct ClusterEvent {
     pub payload: Option<Buffer>,
 }
 
+/// An event waiting for the JS thread: a node event, or a run of frames
+/// sharing one buffer (see [`ClusterEvent::payload`]).
+enum Pending {
+    Node(ClusterEvent),
+    Frames(Vec<u8>),
+}
+
 /// Events waiting for the JS thread, and whether a JS call is queued to
 /// take them.
 #[derive(Default)]
 struct Batch {
-    events: Vec<ClusterEvent>,
+    events: Vec<Pending>,
     scheduled: bool,
+    closed: bool,
 }
 
 type Tsfn = ThreadsafeFunction<(), (), Vec<ClusterEvent>, Status, false>;
@@ -98,7 +105,7 @@ fn settle(out: ClusterOutcome) -> Settle {
 
 struct Running {
     node: Arc<Node>,
-    stop: Option<oneshot::Sender<()>>,
+    delivery: Arc<Delivery>,
 }
 
 /// A node's handle. Create one per `start`.
@@ -193,14 +200,14 @@ async fn dial_seeds(node: &Arc<Node>, seeds: Vec<String>) -> Vec<String> {
     errors
 }
 
-/// Node names and their ids, shared by the event pump and `sendBatch`:
+/// Node names and their ids, shared by the event sink and `sendBatch`:
 /// frames cross the boundary tagged with a 4-byte id instead of a string.
 /// Ids are never reused, and a node that comes back under the same name
 /// keeps its id.
 #[derive(Default)]
 struct Names {
-    ids: HashMap<String, u32>,
-    names: Vec<String>,
+    ids: HashMap<Arc<str>, u32>,
+    names: Vec<Arc<str>>,
 }
 
 impl Names {
@@ -209,13 +216,14 @@ impl Names {
             return id;
         }
         let id = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
-        self.names.push(name.to_owned());
-        self.ids.insert(name.to_owned(), id);
+        let name: Arc<str> = name.into();
+        self.names.push(Arc::clone(&name));
+        self.ids.insert(name, id);
         id
     }
 
-    fn name(&self, id: u32) -> Option<&str> {
-        self.names.get(id as usize).map(String::as_str)
+    fn name(&self, id: u32) -> Option<&Arc<str>> {
+        self.names.get(id as usize)
     }
 }
 
@@ -229,97 +237,111 @@ fn event(kind: &str, node: String, id: Option<u32>) -> ClusterEvent {
     }
 }
 
-/// Converts a burst of transport events, in order: node events one object
-/// each, and each run of frames one `frames` event with one buffer, so a
-/// burst of frames costs the JS thread one object and one buffer.
-fn to_js(events: impl IntoIterator<Item = Event>, names: &Mutex<Names>) -> Vec<ClusterEvent> {
-    let mut out = Vec::new();
-    let mut frames: Vec<u8> = Vec::new();
-    let mut names = lock(names);
-    let flush = |frames: &mut Vec<u8>, out: &mut Vec<ClusterEvent>| {
-        if !frames.is_empty() {
-            let mut e = event("frames", String::new(), None);
-            e.payload = Some(std::mem::take(frames).into());
-            out.push(e);
-        }
-    };
-    for e in events {
-        match e {
-            Event::NodeUp { node } => {
-                flush(&mut frames, &mut out);
-                let id = names.id(&node);
-                out.push(event("nodeup", node, Some(id)));
-            }
-            Event::NodeDown { node, reason } => {
-                flush(&mut frames, &mut out);
-                let id = names.id(&node);
-                let mut e = event("nodedown", node, Some(id));
-                e.reason = Some(reason);
-                out.push(e);
-            }
-            Event::Frame {
-                from,
-                kind,
-                payload,
-            } => {
-                // Frames are at most 8 MiB, so the length fits a u32.
-                let len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
-                frames.extend_from_slice(&names.id(&from).to_le_bytes());
-                frames.push(kind.as_u8());
-                frames.extend_from_slice(&len.to_le_bytes());
-                frames.extend_from_slice(&payload);
-            }
-        }
-    }
-    flush(&mut frames, &mut out);
-    out
-}
-
-/// Adds events to the batch; queues a JS call only if none is queued.
-fn deliver(tsfn: &Tsfn, batch: &Mutex<Batch>, events: impl IntoIterator<Item = ClusterEvent>) {
-    let call = {
-        let mut b = lock(batch);
-        b.events.extend(events);
-        !b.events.is_empty() && !std::mem::replace(&mut b.scheduled, true)
-    };
-    if call {
-        tsfn.call((), ThreadsafeFunctionCallMode::NonBlocking);
-    }
-}
-
-/// Forwards the node's events to JS until the node is stopped, then sends
-/// what is left plus `stopped` and releases the ThreadsafeFunction.
-async fn pump(
-    mut events: Events,
-    mut stop: oneshot::Receiver<()>,
-    tsfn: Tsfn,
+/// Takes the transport's events (as its event sink, on its threads) and
+/// hands them to JS in batches: while a JS call is queued, new events join
+/// its batch instead of queuing more calls, and consecutive frames are
+/// appended to one buffer, so a burst costs the JS thread one callback,
+/// one object and one buffer.
+struct Delivery {
     batch: Arc<Mutex<Batch>>,
+    tsfn: Mutex<Option<Tsfn>>,
     names: Arc<Mutex<Names>>,
-) {
-    loop {
-        tokio::select! {
-            ev = events.recv() => match ev {
-                Some(first) => {
-                    let mut all = vec![first];
-                    while let Ok(e) = events.try_recv() {
-                        all.push(e);
+}
+
+impl Delivery {
+    fn push(&self, e: Event) {
+        let call = {
+            let pending = match e {
+                Event::Frame {
+                    from,
+                    kind,
+                    payload,
+                } => {
+                    let id = lock(&self.names).id(&from);
+                    let mut b = lock(&self.batch);
+                    if b.closed {
+                        return;
                     }
-                    deliver(&tsfn, &batch, to_js(all, &names));
+                    if !matches!(b.events.last(), Some(Pending::Frames(_))) {
+                        b.events.push(Pending::Frames(Vec::new()));
+                    }
+                    if let Some(Pending::Frames(buf)) = b.events.last_mut() {
+                        // Frames are at most 8 MiB, so the length fits a u32.
+                        let len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
+                        buf.extend_from_slice(&id.to_le_bytes());
+                        buf.push(kind.as_u8());
+                        buf.extend_from_slice(&len.to_le_bytes());
+                        buf.extend_from_slice(&payload);
+                    }
+                    return self.schedule(b);
                 }
-                None => break,
-            },
-            _ = &mut stop => break,
+                Event::NodeUp { node } => {
+                    let id = lock(&self.names).id(&node);
+                    event("nodeup", node, Some(id))
+                }
+                Event::NodeDown { node, reason } => {
+                    let id = lock(&self.names).id(&node);
+                    let mut e = event("nodedown", node, Some(id));
+                    e.reason = Some(reason);
+                    e
+                }
+            };
+            let mut b = lock(&self.batch);
+            if b.closed {
+                return;
+            }
+            b.events.push(Pending::Node(pending));
+            b
+        };
+        self.schedule(call);
+    }
+
+    /// Queues a JS call unless one is queued; takes the batch's lock guard
+    /// so the check and the events it covers are one step.
+    fn schedule(&self, mut b: MutexGuard<'_, Batch>) {
+        let call = !std::mem::replace(&mut b.scheduled, true);
+        drop(b);
+        if call && let Some(tsfn) = lock(&self.tsfn).as_ref() {
+            tsfn.call((), ThreadsafeFunctionCallMode::NonBlocking);
         }
     }
-    let mut rest = Vec::new();
-    while let Ok(e) = events.try_recv() {
-        rest.push(e);
+
+    /// Ends delivery after `stop`: the events still waiting, then `stopped`;
+    /// then releases the ThreadsafeFunction (the queued call still runs) so
+    /// it no longer keeps the process alive.
+    fn finish(&self) {
+        let mut b = lock(&self.batch);
+        if b.closed {
+            return;
+        }
+        b.events
+            .push(Pending::Node(event("stopped", String::new(), None)));
+        b.closed = true;
+        self.schedule(b);
+        lock(&self.tsfn).take();
     }
-    let mut rest = to_js(rest, &names);
-    rest.push(event("stopped", String::new(), None));
-    deliver(&tsfn, &batch, rest);
-    // Dropping `tsfn` releases it: the queued call still runs, then nothing
-    // keeps the event loop alive.
+}
+
+/// On the JS thread: the waiting events, as objects.
+fn take_batch(batch: &Mutex<Batch>) -> Vec<ClusterEvent> {
+    {
+        let events = {
+            let mut b = lock(batch);
+            b.scheduled = false;
+            std::mem::take(&mut b.events)
+        };
+        events
+            .into_iter()
+            .map(|p| match p {
+                Pending::Node(e) => e,
+                Pending::Frames(buf) => {
+                    let mut e = event("frames", String::new(), None);
+                    e.payload = Some(buf.into());
+                    e
+                }
+            })
+            .collect()
+    }
 }
 
 #[napi]
@@ -358,35 +380,34 @@ impl ClusterNode {
         let tsfn: Tsfn = on_events
             .build_threadsafe_function::<()>()
             .callee_handled::<false>()
-            .build_callback(move |_ctx| {
-                let mut b = lock(&js_batch);
-                b.scheduled = false;
-                Ok(std::mem::take(&mut b.events))
-            })?;
+            .build_callback(move |_ctx| Ok(take_batch(&js_batch)))?;
+        let delivery = Arc::new(Delivery {
+            batch,
+            tsfn: Mutex::new(Some(tsfn)),
+            names: Arc::clone(&self.names),
+        });
         let (deferred, promise) = env.create_deferred()?;
         let slot = Arc::clone(&self.running);
-        let names = Arc::clone(&self.names);
         transport::runtime().spawn(async move {
             let mut seed_errors = Vec::new();
-            let result = match Node::start(cfg).await {
+            let sink = Arc::clone(&delivery);
+            let started = Node::start_with_sink(cfg, Arc::new(move |e| sink.push(e))).await;
+            let result = match started {
                 Ok(node) => {
                     let name = node.name().to_owned();
-                    match node.take_events() {
-                        Some(events) => {
-                            let node = Arc::new(node);
-                            let (stop_tx, stop_rx) = oneshot::channel();
-                            *lock(&slot) = Some(Running {
-                                node: Arc::clone(&node),
-                                stop: Some(stop_tx),
-                            });
-                            tokio::spawn(pump(events, stop_rx, tsfn, batch, names));
-                            seed_errors = dial_seeds(&node, seeds).await;
-                            Ok(name)
-                        }
-                        None => Err(NetError::Stopped),
-                    }
+                    let node = Arc::new(node);
+                    *lock(&slot) = Some(Running {
+                        node: Arc::clone(&node),
+                        delivery,
+                    });
+                    seed_errors = dial_seeds(&node, seeds).await;
+                    Ok(name)
                 }
-                Err(e) => Err(e),
+                Err(e) => {
+                    // Nothing will be delivered: release the JS callback.
+                    lock(&delivery.tsfn).take();
+                    Err(e)
+                }
             };
             let mut out = outcome(result);
             out.seed_errors = seed_errors;
@@ -423,32 +444,6 @@ impl ClusterNode {
         })
     }
 
-    /// Queues one frame of `kind` (an application kind, 0x10 and up) to
-    /// `node` on `lane` (order is kept per lane; lanes share the peer's few
-    /// streams by `lane % LANES`). Never blocks. Returns 0 when queued, 1 if
-    /// `node` is not connected, 2 if the payload exceeds the frame limit, 3
-    /// if this node is not running, 4 if the peer's send queue is full
-    /// (backpressure). Throws for a kind that is unknown or reserved for the
-    /// transport.
-    #[napi]
-    pub fn send(&self, node: String, lane: u32, kind: u32, payload: Uint8Array) -> Result<u32> {
-        let kind = u8::try_from(kind)
-            .ok()
-            .and_then(FrameKind::from_u8)
-            .ok_or_else(|| Error::new(Status::InvalidArg, "ironwood: unknown frame kind"))?;
-        let Some(running) = lock(&self.running).as_ref().map(|r| Arc::clone(&r.node)) else {
-            return Ok(3);
-        };
-        match running.send_on(&node, lane, kind, &payload) {
-            Ok(()) => Ok(0),
-            Err(NetError::NotConnected(_)) => Ok(1),
-            Err(NetError::FrameTooLarge { .. }) => Ok(2),
-            Err(NetError::Stopped) => Ok(3),
-            Err(NetError::Backpressure { .. }) => Ok(4),
-            Err(e) => Err(Error::new(Status::InvalidArg, format!("ironwood: {e}"))),
-        }
-    }
-
     /// The id `sendBatch` and `frames` events use for `node`, or -1 if it
     /// is not connected (or this node is not running).
     #[napi]
@@ -466,7 +461,7 @@ impl ClusterNode {
     /// The name of node `id` (ids come with `nodeup` and tag `frames`).
     #[napi]
     pub fn node_name(&self, id: u32) -> Option<String> {
-        lock(&self.names).name(id).map(str::to_owned)
+        lock(&self.names).name(id).map(|n| n.to_string())
     }
 
     /// Bytes queued for node `id` and not yet written (0 if unknown or not
@@ -476,7 +471,7 @@ impl ClusterNode {
         let Some(node) = lock(&self.running).as_ref().map(|r| Arc::clone(&r.node)) else {
             return 0;
         };
-        let name = lock(&self.names).name(id).map(str::to_owned);
+        let name = lock(&self.names).name(id).cloned();
         name.map_or(0, |n| {
             u32::try_from(node.queued_bytes(&n)).unwrap_or(u32::MAX)
         })
@@ -506,41 +501,61 @@ impl ClusterNode {
         let Some(node) = lock(&self.running).as_ref().map(|r| Arc::clone(&r.node)) else {
             return Ok(Vec::new());
         };
-        let bad = |what: &str| Error::new(Status::InvalidArg, format!("ironwood: sendBatch: {what}"));
+        let bad =
+            |what: &str| Error::new(Status::InvalidArg, format!("ironwood: sendBatch: {what}"));
         let u32_at = |b: &[u8], at: usize| -> Option<u32> {
             b.get(at..at + 4)
                 .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
         };
-        let names = lock(&self.names);
+        // The ids' names, resolved under the lock and used after it: the
+        // transport emits events (which take the lock) while it holds its
+        // peer table, which `send_batch` takes too.
+        let mut touched: Vec<(u32, Arc<str>)> = Vec::new();
         let bytes: &[u8] = &batch;
-        let mut frames = Vec::new();
-        let mut at = 0;
-        while at < bytes.len() {
-            let (Some(id), Some(lane), Some(&kind), Some(len)) = (
-                u32_at(bytes, at),
-                u32_at(bytes, at + 4),
-                bytes.get(at + 8),
-                u32_at(bytes, at + 9),
-            ) else {
-                return Err(bad("truncated frame header"));
-            };
-            let start = at + 13;
-            let end = start + len as usize;
-            let payload = bytes.get(start..end).ok_or_else(|| bad("truncated payload"))?;
-            let kind = FrameKind::from_u8(kind).ok_or_else(|| bad("unknown frame kind"))?;
-            let name = names.name(id).ok_or_else(|| bad("unknown node id"))?;
-            frames.push(OutFrame {
-                node: name,
+        let mut parsed = Vec::new();
+        {
+            let names = lock(&self.names);
+            let mut at = 0;
+            while at < bytes.len() {
+                let (Some(id), Some(lane), Some(&kind), Some(len)) = (
+                    u32_at(bytes, at),
+                    u32_at(bytes, at + 4),
+                    bytes.get(at + 8),
+                    u32_at(bytes, at + 9),
+                ) else {
+                    return Err(bad("truncated frame header"));
+                };
+                let start = at + 13;
+                let end = start + len as usize;
+                let payload = bytes
+                    .get(start..end)
+                    .ok_or_else(|| bad("truncated payload"))?;
+                let kind = FrameKind::from_u8(kind).ok_or_else(|| bad("unknown frame kind"))?;
+                let slot = match touched.iter().position(|(i, _)| *i == id) {
+                    Some(slot) => slot,
+                    None => {
+                        let name = names.name(id).ok_or_else(|| bad("unknown node id"))?;
+                        touched.push((id, Arc::clone(name)));
+                        touched.len() - 1
+                    }
+                };
+                parsed.push((slot, lane, kind, payload));
+                at = end;
+            }
+        }
+        let frames: Vec<OutFrame<'_>> = parsed
+            .into_iter()
+            .map(|(slot, lane, kind, payload)| OutFrame {
+                node: &touched[slot].1,
                 lane,
                 kind,
                 payload,
-            });
-            at = end;
-        }
+            })
+            .collect();
         let mut queued = Vec::new();
         let r = node.send_batch(&frames, |name, bytes| {
-            if let Some(&id) = names.ids.get(name) {
-                queued.push(id);
+            if let Some((id, _)) = touched.iter().find(|(_, n)| &**n == name) {
+                queued.push(*id);
                 queued.push(u32::try_from(bytes).unwrap_or(u32::MAX));
             }
         });
@@ -564,14 +579,12 @@ impl ClusterNode {
     /// more events come. Returns false if it was not running.
     #[napi]
     pub fn stop(&self) -> bool {
-        let Some(mut running) = lock(&self.running).take() else {
+        let Some(running) = lock(&self.running).take() else {
             return false;
         };
         transport::runtime().spawn(async move {
             running.node.stop().await;
-            if let Some(tx) = running.stop.take() {
-                let _ = tx.send(());
-            }
+            running.delivery.finish();
         });
         true
     }

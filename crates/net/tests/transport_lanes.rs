@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::*;
 use ironwood_core::codec::FrameKind;
-use ironwood_net::transport::{Event, Events, NetError, Node};
+use ironwood_net::transport::{Event, Events, NetError, Node, OutFrame};
 
 async fn pair(cookie: &str) -> (Node, Events, Node, Events) {
     let (a, mut ea) = start("a", cookie).await;
@@ -148,4 +148,87 @@ async fn flooding_without_yielding_stops_at_the_limit() {
     }
     assert!(refused, "10,000 × 64 KiB without yielding must hit 1 MiB");
     assert!(a.queued_bytes(b.name()) <= 1024 * 1024);
+}
+
+#[tokio::test]
+async fn a_batch_keeps_order_per_lane_and_counts_frames_to_absent_nodes() {
+    let (a, _ea, b, mut eb) = pair("batch").await;
+    let payloads: Vec<Vec<u8>> = (0u32..2000)
+        .map(|i| {
+            let mut p = (i % 5).to_be_bytes().to_vec();
+            p.extend_from_slice(&(i / 5).to_be_bytes());
+            p
+        })
+        .collect();
+    let mut frames: Vec<OutFrame<'_>> = payloads
+        .iter()
+        .map(|p| OutFrame {
+            node: b.name(),
+            lane: u32::from_be_bytes(p[..4].try_into().unwrap()),
+            kind: FrameKind::Send,
+            payload: p,
+        })
+        .collect();
+    frames.push(OutFrame {
+        node: "nobody@127.0.0.1:1",
+        lane: 0,
+        kind: FrameKind::Send,
+        payload: b"lost",
+    });
+    let mut reported = Vec::new();
+    let outcome = a
+        .send_batch(&frames, |node, queued| {
+            reported.push((node.to_owned(), queued))
+        })
+        .unwrap();
+    assert_eq!(outcome.queued, 2000);
+    assert_eq!(outcome.not_connected, 1);
+    assert_eq!(reported.len(), 1);
+    assert_eq!(reported[0].0, b.name());
+    let mut expected = [0u32; 5];
+    for _ in 0..2000 {
+        let p = next_payload(&mut eb).await;
+        let lane = u32::from_be_bytes(p[..4].try_into().unwrap()) as usize;
+        let seq = u32::from_be_bytes(p[4..].try_into().unwrap());
+        assert_eq!(seq, expected[lane], "lane {lane} out of order");
+        expected[lane] += 1;
+    }
+}
+
+#[tokio::test]
+async fn a_batch_with_one_bad_frame_queues_nothing() {
+    let (a, _ea, b, mut eb) = pair("badbatch").await;
+    let ok = OutFrame {
+        node: b.name(),
+        lane: 0,
+        kind: FrameKind::Send,
+        payload: b"ok",
+    };
+    let transport = OutFrame {
+        kind: FrameKind::Heartbeat,
+        ..ok
+    };
+    assert!(matches!(
+        a.send_batch(&[ok, transport], |_, _| {}),
+        Err(NetError::Config(_))
+    ));
+    let huge = vec![0u8; 9 * 1024 * 1024];
+    let too_large = OutFrame {
+        payload: &huge,
+        ..ok
+    };
+    assert!(matches!(
+        a.send_batch(&[ok, too_large], |_, _| {}),
+        Err(NetError::FrameTooLarge { .. })
+    ));
+    // Nothing from the refused batches arrives: the next frame is this one.
+    a.send_batch(
+        &[OutFrame {
+            payload: b"after",
+            ..ok
+        }],
+        |_, _| {},
+    )
+    .unwrap();
+    assert_eq!(next_payload(&mut eb).await, b"after");
 }

@@ -77,6 +77,17 @@ pub struct BatchOutcome {
 /// The receiving end of a node's events.
 pub type Events = mpsc::UnboundedReceiver<Event>;
 
+/// A callback that receives a node's events instead of the channel (see
+/// [`Node::start_with_sink`]). It is called on the transport's threads, in
+/// event order, and must not block.
+pub type EventSink = Arc<dyn Fn(Event) + Send + Sync>;
+
+/// Where a node's events go.
+enum EventOut {
+    Channel(mpsc::UnboundedSender<Event>),
+    Sink(EventSink),
+}
+
 /// One registered connection to a peer.
 pub(crate) struct PeerHandle {
     /// Distinguishes this connection from an earlier or later one to the
@@ -118,7 +129,7 @@ pub(crate) struct Shared {
     dialing: Mutex<HashSet<String>>,
     /// Peers being reconnected after a loss; `disconnect` cancels.
     reconnecting: Mutex<HashSet<String>>,
-    events: mpsc::UnboundedSender<Event>,
+    events: EventOut,
     /// Fault injection: stop sending and answering heartbeats.
     pub(crate) heartbeats_frozen: AtomicBool,
     next_id: AtomicU64,
@@ -137,8 +148,13 @@ impl Shared {
     }
 
     pub(crate) fn emit(&self, event: Event) {
-        // A dropped receiver means nobody listens; not an error.
-        let _ = self.events.send(event);
+        match &self.events {
+            // A dropped receiver means nobody listens; not an error.
+            EventOut::Channel(tx) => {
+                let _ = tx.send(event);
+            }
+            EventOut::Sink(sink) => sink(event),
+        }
     }
 
     pub(crate) fn frame_bytes(&self, kind: FrameKind, payload: &[u8]) -> Option<Vec<u8>> {
@@ -424,6 +440,21 @@ impl Node {
     /// [`crate::transport::runtime`]). Fails on an invalid configuration —
     /// an empty cookie included: there is no unauthenticated mode.
     pub async fn start(config: NodeConfig) -> Result<Node, NetError> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mut node = Node::start_inner(config, EventOut::Channel(tx)).await?;
+        node.events = Mutex::new(Some(rx));
+        Ok(node)
+    }
+
+    /// Like [`Node::start`], but events are handed to `sink` as they happen
+    /// (on the transport's threads, in order) rather than queued on a
+    /// channel: one task hop less per event for a binding that forwards
+    /// them elsewhere anyway. [`Node::take_events`] returns `None`.
+    pub async fn start_with_sink(config: NodeConfig, sink: EventSink) -> Result<Node, NetError> {
+        Node::start_inner(config, EventOut::Sink(sink)).await
+    }
+
+    async fn start_inner(config: NodeConfig, events: EventOut) -> Result<Node, NetError> {
         if !mesh::valid_short_name(&config.name) {
             return Err(NetError::Config(format!(
                 "name {:?} must be 1-64 letters, digits, '_', '-' or '.'",
@@ -469,7 +500,6 @@ impl Node {
             ip.to_string()
         };
         let name = format!("{}@{host}:{port}", config.name);
-        let (tx, rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             name,
             encoder: FrameEncoder::with_max_frame_size(config.max_frame_size),
@@ -479,7 +509,7 @@ impl Node {
             peers: Mutex::new(HashMap::new()),
             dialing: Mutex::new(HashSet::new()),
             reconnecting: Mutex::new(HashSet::new()),
-            events: tx,
+            events,
             heartbeats_frozen: AtomicBool::new(false),
             next_id: AtomicU64::new(1),
             stopped: AtomicBool::new(false),
@@ -491,7 +521,7 @@ impl Node {
         }
         Ok(Node {
             shared,
-            events: Mutex::new(Some(rx)),
+            events: Mutex::new(None),
         })
     }
 
