@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
 import {
   type ClusterOptions,
+  ConnectionError,
   type Pid,
   type ProcessContext,
   Ref,
@@ -147,6 +148,35 @@ describe('remote processes between real node processes', () => {
     await next(box, (m) => m?.type === 'DOWN' && m.ref.equals(ref), 'the DOWN after 100 replies')
     expect(box.msgs.map((m) => m.value)).toEqual(Array.from({ length: 100 }, (_, i) => i))
   })
+
+  it('refuses a send with ConnectionError when the peer falls 64 MiB behind, and delivers every send it accepted', async () => {
+    const box = inbox()
+    const w = await remoteWorker(b, box)
+    const data = new Uint8Array(1 << 20)
+    let accepted = 0
+    let refused: unknown
+    // One synchronous burst: far faster than QUIC drains on loopback.
+    for (let i = 0; i < 1000 && refused === undefined; i++) {
+      try {
+        send(w, { op: 'bulk', data })
+        accepted++
+      } catch (error) {
+        refused = error
+      }
+    }
+    expect(refused).toBeInstanceOf(ConnectionError)
+    expect((refused as ConnectionError).message).toMatch(/not reading fast enough/)
+    expect(accepted).toBeGreaterThanOrEqual(64)
+    // Nothing accepted was dropped, and the connection keeps working.
+    await waitFor(`${accepted} bulk messages to arrive`, async () => {
+      send(w, { op: 'count', from: box.pid })
+      const m = await next(box, (x) => x?.bulk !== undefined, 'a count')
+      return m.bulk === accepted
+    }, 30_000)
+    expect(nodes()).toContain(b.name)
+    send(w, { op: 'echo', value: 'still here', from: box.pid })
+    await next(box, (m) => m?.value === 'still here', 'an echo after the burst')
+  }, 60_000)
 
   it('remote link: a remote exit kills the local linked process; a trapping one gets EXIT with the reason', async () => {
     const obs = inbox()
