@@ -103,6 +103,51 @@ describe('subscribe and publish', () => {
     expect(pubsub.members(topic)).toBe(0)
   })
 
+  it('drain takes what is buffered at once, oldest first, at most max', () => {
+    const topic = fresh()
+    const sub = pubsub.subscribe<number>(topic)
+    expect(sub.drain()).toEqual([])
+    for (let i = 0; i < 10; i++) pubsub.publish(topic, i)
+    expect(sub.drain(3)).toEqual([0, 1, 2])
+    expect(sub.drain()).toEqual([3, 4, 5, 6, 7, 8, 9])
+    expect(sub.size).toBe(0)
+    expect(() => sub.drain(0)).toThrow(RangeError)
+    expect(() => sub.drain('all' as never)).toThrow(TypeError)
+    sub.unsubscribe()
+  })
+
+  it('batches yields everything waiting (at most max) and waits when there is nothing; leaving the loop unsubscribes', async () => {
+    const topic = fresh()
+    const sub = pubsub.subscribe<number>(topic)
+    expect(() => sub.batches(0)).toThrow(RangeError)
+    for (let i = 0; i < 5; i++) pubsub.publish(topic, i)
+    const seen: number[][] = []
+    const loop = (async () => {
+      for await (const batch of sub.batches(4)) {
+        seen.push(batch)
+        if (batch.includes(99)) break
+      }
+    })()
+    await tick()
+    expect(seen).toEqual([[0, 1, 2, 3], [4]])
+    pubsub.publish(topic, 98)
+    pubsub.publish(topic, 99)
+    await loop
+    expect(seen).toEqual([[0, 1, 2, 3], [4], [98, 99]])
+    expect(sub.closed).toBe(true)
+    expect(pubsub.members(topic)).toBe(0)
+  })
+
+  it('batches ends once the subscription is closed and drained', async () => {
+    const topic = fresh()
+    const sub = pubsub.subscribe<number>(topic)
+    pubsub.publish(topic, 1)
+    sub.unsubscribe()
+    const seen: number[][] = []
+    for await (const batch of sub.batches()) seen.push(batch)
+    expect(seen).toEqual([[1]])
+  })
+
   it('local subscribers share the published object (no copy)', async () => {
     const topic = fresh()
     const a = pubsub.subscribe(topic)

@@ -169,6 +169,55 @@ export class Subscription<T = Term> implements AsyncIterableIterator<T> {
     return new Promise((resolve) => void this.wait(resolve as (value: unknown) => void, true))
   }
 
+  /**
+   * Takes up to `max` buffered messages at once, oldest first, without
+   * waiting (an empty array if none). The cheapest way to read a busy
+   * subscription: one call and one array per batch instead of a promise
+   * per message.
+   */
+  drain(max = Infinity): T[] {
+    if (typeof max !== 'number') throw new TypeError(`drain: max must be a number, got ${describe(max)}`)
+    if (!(max >= 1)) throw new RangeError(`drain: max must be ≥ 1, got ${max}`)
+    const n = Math.min(this.len, max)
+    const out = new Array<T>(n)
+    for (let i = 0; i < n; i++) out[i] = this.take() as T
+    return out
+  }
+
+  /**
+   * Reads in batches: each step waits for at least one message, then yields
+   * every message waiting (at most `max`), oldest first. Ends when the
+   * subscription is closed and drained; leaving the loop early unsubscribes.
+   *
+   * ```ts
+   * for await (const batch of sub.batches()) render(batch)
+   * ```
+   */
+  batches(max = Infinity): AsyncGenerator<T[], void, undefined> {
+    if (typeof max !== 'number') throw new TypeError(`batches: max must be a number, got ${describe(max)}`)
+    if (!(max >= 1)) throw new RangeError(`batches: max must be ≥ 1, got ${max}`)
+    return this.batchLoop(max)
+  }
+
+  private async *batchLoop(max: number): AsyncGenerator<T[], void, undefined> {
+    try {
+      for (;;) {
+        if (this.len > 0) {
+          yield this.drain(max)
+          continue
+        }
+        // A message is never undefined (not a term): undefined means closed and drained.
+        const first = await this.receive()
+        if (first === undefined) return
+        const batch = max > 1 ? this.drain(max - 1) : []
+        batch.unshift(first)
+        yield batch
+      }
+    } finally {
+      this.unsubscribe()
+    }
+  }
+
   /** Ends a `for await` loop early: unsubscribes. */
   return(): Promise<IteratorResult<T, undefined>> {
     this.unsubscribe()
