@@ -164,6 +164,12 @@ function start(options: ClusterOptions): Promise<void> {
 
 async function startWith(config: ReturnType<typeof checkOptions>): Promise<void> {
   const handle = new native.ClusterNode()
+  // A JS package and a platform binary from different builds (a stale
+  // local build, or mismatched package versions) would fail obscurely later.
+  if (typeof (handle as { sendBatch?: unknown }).sendBatch !== 'function') {
+    state = 'idle'
+    throw new Error('cluster.start: the native addon is older than this JavaScript (no ClusterNode.sendBatch); rebuild it with `npm run build`, or reinstall ironwood so that its platform package matches')
+  }
   let onStopped!: () => void
   const stopped = new Promise<void>((resolve) => (onStopped = resolve))
   const onEvents = (batch: NativeEvent[]): void => {
