@@ -374,4 +374,32 @@ describe('a remote node that is lost', () => {
     link(w, t.pid)
     expect((await next(t, (m) => m?.type === 'EXIT', 'EXIT for a disconnected node')).reason).toBe('noconnection')
   })
+
+  it('a pid kept from before a restart under the same name is dead there: never delivered to the new process with its number', async () => {
+    const d = await peer('d')
+    const port = Number(d.name.split(':').pop())
+    const box = inbox()
+    send({ name: 'echo', node: d.name }, { op: 'echo', value: 'first life', from: box.pid })
+    const old = (await next(box, (m) => m?.value === 'first life', 'the first echo')).pid as Pid
+    d.child.kill('SIGKILL')
+    await waitFor('d to be down', () => !nodes().includes(d.name), 5000)
+    const again = await startNode({ name: 'd', port, seeds: [node()] })
+    expect(again.name).toBe(d.name)
+    await waitFor('d to be up again', () => nodes().includes(d.name), 15_000)
+    send({ name: 'echo', node: d.name }, { op: 'echo', value: 'second life', from: box.pid })
+    const fresh = (await next(box, (m) => m?.value === 'second life', 'the echo after the restart')).pid as Pid
+    // The new 'echo' process has the same number (spawned first again), but it is another process.
+    expect(fresh.id).toBe(old.id)
+    expect(fresh.node).toBe(old.node)
+    expect(fresh.equals(old)).toBe(false)
+    send(old, { op: 'echo', value: 'to the stale pid', from: box.pid })
+    // Frames to one pid keep their order, so the DOWN answers after the send was handled.
+    const ref = monitor(old, box.pid)
+    const down = await next(box, (m) => m?.type === 'DOWN' && m.ref.equals(ref), 'DOWN for the stale pid')
+    expect(down.reason).toBe('noproc')
+    send(fresh, { op: 'echo', value: 'fresh again', from: box.pid })
+    await next(box, (m) => m?.value === 'fresh again', 'an echo from the new process')
+    await sleep(200)
+    expect(box.msgs.filter((m) => m?.value === 'to the stale pid')).toEqual([])
+  })
 })

@@ -10,6 +10,13 @@
  * Identity: pids of this node are interned, so `===` works between any two
  * `Pid` objects for the same local process, including copies decoded from a
  * table. Pids of other nodes compare with {@link Pid.equals}.
+ *
+ * Incarnations: like Erlang's *creation*, every OS process picks a random
+ * 32-bit creation number that travels with its pids. A node restarted under
+ * the same name (and port) has a new creation, so a pid that a peer kept from
+ * before the restart decodes as a dead pid there (sends are dropped, monitors
+ * get `DOWN` with `noproc`, links exit with `noproc`) and never reaches an
+ * unrelated new process that happens to have the same number.
  * @module
  */
 import { node } from './node.js'
@@ -17,6 +24,9 @@ import type { Process } from './process.js'
 import { ExtType, defineTermClass, type termClass } from './terms.js'
 
 const inspectCustom = Symbol.for('nodejs.util.inspect.custom')
+
+/** This OS process's creation number (non-zero), stamped on its pids. */
+const CREATION = (globalThis.crypto.getRandomValues(new Uint32Array(1))[0]! >>> 1) + 1
 
 /** The identifier of a process, local or on another node. */
 export class Pid {
@@ -28,12 +38,15 @@ export class Pid {
   readonly home: string | null
   /** @internal The live local process, or `null` once it exited (or for a remote pid). */
   proc: Process | null
+  /** @internal The incarnation of the node the pid was made on (see the module docs). */
+  readonly creation: number
 
   /** Pids are made by `spawn` and by decoding, never by users. */
-  private constructor(id: number, home: string | null, proc: Process | null) {
+  private constructor(id: number, home: string | null, proc: Process | null, creation: number) {
     this.id = id
     this.home = home
     this.proc = proc
+    this.creation = creation
   }
 
   /** The name of the node the process runs on. */
@@ -46,9 +59,9 @@ export class Pid {
     return this.home === null
   }
 
-  /** Value equality: same node and same process number. */
+  /** Value equality: same node (and incarnation of it) and same process number. */
   equals(other: unknown): boolean {
-    return other === this || (other instanceof Pid && other.id === this.id && other.node === this.node)
+    return other === this || (other instanceof Pid && other.id === this.id && other.creation === this.creation && other.node === this.node)
   }
 
   /** `#PID<node.id>`, e.g. `#PID<nonode@nohost.42>`. */
@@ -67,8 +80,8 @@ export class Pid {
   }
 
   /** @internal */
-  static make(id: number, home: string | null, proc: Process | null): Pid {
-    return new Pid(id, home, proc)
+  static make(id: number, home: string | null, proc: Process | null, creation = CREATION): Pid {
+    return new Pid(id, home, proc, creation)
   }
 }
 
@@ -117,7 +130,17 @@ function remember(map: Map<number | string, WeakRef<Pid>>, key: number | string,
   forget.register(pid, key)
 }
 
-function intern(nodeName: string, id: number): Pid {
+function intern(nodeName: string, id: number, creation: number): Pid {
+  if (nodeName === node() && creation !== CREATION) {
+    // A pid of an earlier incarnation of this node's name: dead here, and
+    // never equal to a live pid with the same number.
+    const key = `\u0000${id}\u0000${creation}`
+    const known = weakRemote.get(key)?.deref()
+    if (known !== undefined) return known
+    const pid = Pid.make(id, null, null, creation)
+    remember(weakRemote as Map<number | string, WeakRef<Pid>>, key, pid)
+    return pid
+  }
   if (nodeName === node()) {
     const alive = live.get(id)
     if (alive !== undefined) return alive
@@ -127,10 +150,10 @@ function intern(nodeName: string, id: number): Pid {
     remember(weakLocal as Map<number | string, WeakRef<Pid>>, id, pid)
     return pid
   }
-  const key = `${nodeName}\u0000${id}`
+  const key = `${nodeName}\u0000${id}\u0000${creation}`
   const known = weakRemote.get(key)?.deref()
   if (known !== undefined) return known
-  const pid = Pid.make(id, nodeName, null)
+  const pid = Pid.make(id, nodeName, null, creation)
   remember(weakRemote as Map<number | string, WeakRef<Pid>>, key, pid)
   return pid
 }
@@ -139,14 +162,23 @@ defineTermClass({
   Class: Pid as unknown as abstract new () => Pid,
   type: ExtType.pid,
   write: (pid: Pid) => {
-    if (pid.home === null) remember(weakLocal as Map<number | string, WeakRef<Pid>>, pid.id, pid)
-    else remember(weakRemote as Map<number | string, WeakRef<Pid>>, `${pid.home}\u0000${pid.id}`, pid)
-    return [pid.node, pid.id]
+    if (pid.creation !== CREATION) remember(weakRemote as Map<number | string, WeakRef<Pid>>, `${pid.home ?? ''}\u0000${pid.id}\u0000${pid.creation}`, pid)
+    else if (pid.home === null) remember(weakLocal as Map<number | string, WeakRef<Pid>>, pid.id, pid)
+    else remember(weakRemote as Map<number | string, WeakRef<Pid>>, `${pid.home}\u0000${pid.id}\u0000${pid.creation}`, pid)
+    return [pid.node, pid.id, pid.creation]
   },
   read: (data: unknown) => {
-    if (!Array.isArray(data) || typeof data[0] !== 'string' || !Number.isSafeInteger(data[1]) || data[1] < 0) {
+    if (
+      !Array.isArray(data) ||
+      typeof data[0] !== 'string' ||
+      !Number.isSafeInteger(data[1]) ||
+      data[1] < 0 ||
+      !Number.isInteger(data[2]) ||
+      data[2] < 1 ||
+      data[2] > 0xffffffff
+    ) {
       throw new TypeError('malformed pid in encoded term')
     }
-    return intern(data[0], data[1] as number)
+    return intern(data[0], data[1] as number, data[2] as number)
   },
 })
