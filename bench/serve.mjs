@@ -16,6 +16,9 @@
 // Variants are measured in turn, PASSES times over (A B C …, A B C …), and
 // each keeps its best pass, as bench/lib/measure.mjs does: the machine is
 // shared, and the best pass is the figure closest to an unloaded core.
+// Beside req/s, each server reports its own CPU time, so the table also
+// gives CPU µs per request (median pass): "CPU-implied" ratios compare those,
+// and they move far less than req/s when other programs load the machine.
 //
 // Targets (not tests): serve ≥ 90% of node:http + fetch; three no-op hooks
 // cost ≤ 10% (serve + 3 hooks ≥ 90% of serve).
@@ -49,18 +52,30 @@ process.on('exit', () => {
   pinned.remove()
 })
 
-/** Starts one variant's server process; resolves with its port. */
+/** Starts one variant's server process; resolves with `{ port, cpu() }` (cpu: µs used so far). */
 function start(runtime, variant) {
   const child = spawn(runtime === 'bun' ? bunBin : process.execPath, [serverScript, variant], { stdio: ['ignore', 'pipe', 'inherit'] })
   children.add(child)
+  const waiting = []
+  let buffered = ''
+  child.stdout.on('data', (d) => {
+    buffered += d
+    let nl
+    while ((nl = buffered.indexOf('\n')) >= 0) {
+      const line = JSON.parse(buffered.slice(0, nl))
+      buffered = buffered.slice(nl + 1)
+      waiting.shift()?.(line)
+    }
+  })
+  const next = () => new Promise((resolve) => waiting.push(resolve))
+  const cpu = async () => {
+    const line = next()
+    child.kill('SIGUSR2')
+    return (await line).cpu
+  }
   return new Promise((resolve, reject) => {
-    let out = ''
-    child.stdout.on('data', (d) => {
-      out += d
-      const line = out.split('\n')[0]
-      if (out.includes('\n')) resolve({ child, port: JSON.parse(line).port })
-    })
     child.once('exit', (code) => reject(new Error(`${runtime} ${variant} exited early (${code})`)))
+    next().then(({ port }) => resolve({ port, cpu }))
   })
 }
 
@@ -81,23 +96,32 @@ if (hasBun) {
 } else log('Bun not installed (node_modules/.bin/bun): Bun rows skipped')
 
 for (const v of variants) {
-  const { port } = await start(v.runtime, v.variant)
+  const { port, cpu } = await start(v.runtime, v.variant)
   v.url = `http://127.0.0.1:${port}/`
+  v.cpu = cpu
   v.passes = []
+  v.cpuPerRequest = []
   wrk(v.url, { connections: CONNECTIONS, seconds: 1 }) // warm-up (JIT, connections)
 }
 
 log(`wrk -t1 -c${CONNECTIONS} -d${SECONDS}s, ${PASSES} interleaved passes, best kept (Node ${process.version}${hasBun ? ', Bun' : ''})`)
 for (let p = 0; p < PASSES; p++) {
   for (const v of variants) {
+    const cpu0 = await v.cpu()
     const r = wrk(v.url, { connections: CONNECTIONS, seconds: SECONDS })
+    const us = ((await v.cpu()) - cpu0) / r.requests
     if (r.non2xx > 0 || r.errors) log(`  ${v.name}: ${r.non2xx} non-2xx responses ${r.errors}`)
     v.passes.push(r.rps)
-    log(`  pass ${p + 1} ${v.name.padEnd(24)} ${fmt(r.rps)} req/s`)
+    v.cpuPerRequest.push(us)
+    log(`  pass ${p + 1} ${v.name.padEnd(24)} ${fmt(r.rps).padStart(7)} req/s  ${us.toFixed(1).padStart(6)} µs CPU/request`)
   }
 }
 
 const best = Object.fromEntries(variants.map((v) => [v.name, Math.max(...v.passes)]))
+// CPU per request: the server process's own CPU time over the requests it answered
+// (median of the passes); other programs on the machine change it far less than req/s.
+const median = (a) => [...a].sort((x, y) => x - y)[a.length >> 1]
+const cpu = Object.fromEntries(variants.map((v) => [v.name, median(v.cpuPerRequest)]))
 const rows = [
   ['node:http raw', null],
   ['node:http + fetch', null],
@@ -110,16 +134,16 @@ const rows = [
   ['serve (Bun) + 3 hooks', 'serve (Bun)'],
 ]
 console.log('')
-console.log(`${'variant'.padEnd(24)} ${'req/s'.padStart(9)}   ratio`)
+console.log(`${'variant'.padEnd(24)} ${'req/s'.padStart(9)} ${'CPU µs/req'.padStart(11)}   ratio (req/s; CPU-implied)`)
 for (const [name, base] of rows) {
   if (best[name] === undefined) continue
-  const ratio = base === null ? '' : `${pct(best[name], best[base])} of ${base}`
-  console.log(`${name.padEnd(24)} ${fmt(best[name]).padStart(9)}   ${ratio}`)
+  const ratio = base === null ? '' : `${pct(best[name], best[base])}; ${pct(cpu[base], cpu[name])} of ${base}`
+  console.log(`${name.padEnd(24)} ${fmt(best[name]).padStart(9)} ${cpu[name].toFixed(1).padStart(11)}   ${ratio}`)
 }
 console.log('')
-console.log(`serve / node:http raw: ${pct(best.serve, best['node:http raw'])} (the cost of Request/Response objects at all)`)
+console.log(`serve / node:http raw: ${pct(best.serve, best['node:http raw'])} req/s; ${pct(cpu['node:http raw'], cpu.serve)} CPU-implied (the cost of Request/Response objects at all)`)
 console.log(
-  `targets: serve ≥ 90% of node:http + fetch: ${pct(best.serve, best['node:http + fetch'])}; ` +
-    `3 no-op hooks ≤ 10% cost: ${pct(best['serve + 3 hooks'], best.serve)} of serve`,
+  `targets: serve ≥ 90% of node:http + fetch: ${pct(best.serve, best['node:http + fetch'])} req/s, ${pct(cpu['node:http + fetch'], cpu.serve)} CPU-implied; ` +
+    `3 no-op hooks ≤ 10% cost: ${pct(best['serve + 3 hooks'], best.serve)} req/s, ${pct(cpu.serve, cpu['serve + 3 hooks'])} CPU-implied, of serve`,
 )
 for (const c of children) c.kill('SIGKILL')

@@ -1,7 +1,10 @@
 // WebSocket topics across nodes: a socket on one node subscribed to a topic
 // gets what is published on any node. The test process is one node (with its
 // own serve()), test/fixtures/serve-node.mjs runs the other in its own process.
+import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 import { afterAll, describe, expect, it } from 'vitest'
 import { WebSocket } from 'ws'
 import { type Server, pubsub, serve } from 'ironwood'
@@ -71,4 +74,18 @@ describe('serve: WebSocket topics are cluster pub/sub topics', () => {
     await waitFor('the local socket to get it', () => here.messages.at(-1) === 'only here')
     here.ws.close()
   }, 30_000)
+})
+
+describe('examples/web-app.mjs', () => {
+  it('runs its scripted session (serve + state + rpc + a live WebSocket feed) and exits by itself', async () => {
+    const root = fileURLToPath(new URL('..', import.meta.url))
+    const { stdout } = await promisify(execFile)(process.execPath, ['examples/web-app.mjs'], { cwd: root, timeout: 60_000 })
+    expect(stdout).toMatch(/POST \/predict +200 \{"label":"short","words":2,"by":"gpu@127\.0\.0\.1:\d+"\}/)
+    expect(stdout).toMatch(/POST \/predict \(bad\) +400 /)
+    // A fixed one-second window: 25 at once are 20 ok and 5 refused, or (across a second boundary) fewer refused.
+    const [, ok, limited] = /25 requests from bob +(\d+) ok, (\d+) rate-limited/.exec(stdout) ?? []
+    expect(Number(ok) + Number(limited)).toBe(25)
+    expect(Number(ok)).toBeGreaterThanOrEqual(20)
+    expect(stdout).toMatch(/live feed \(WebSocket\) +2[0-9] predictions, [1-9]\d* load reports from gpu@/)
+  }, 60_000)
 })

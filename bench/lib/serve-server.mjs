@@ -1,6 +1,7 @@
 // One HTTP server for bench/serve.mjs, in its own process (Node or Bun), all
 // answering the same handler: `new Response('hello')` (text/plain). Prints
-// `{"port":N}` on stdout once listening; killed by the benchmark.
+// `{"port":N}` on stdout once listening, `{"cpu":µs}` on SIGUSR2; killed by
+// the benchmark.
 //
 //   raw        node:http, res.end('hello'): no Request/Response at all (floor)
 //   fetch      node:http with the minimal conversion every fetch-style
@@ -17,6 +18,12 @@ const variant = process.argv[2]
 const handler = () => new Response('hello')
 const noop = () => {}
 const ready = (port) => process.stdout.write(`${JSON.stringify({ port })}\n`)
+// On SIGUSR2, prints the CPU time this process has used so far (µs, user + system):
+// the benchmark turns it into CPU per request, which other load on the machine hardly changes.
+process.on('SIGUSR2', () => {
+  const { user, system } = process.cpuUsage()
+  process.stdout.write(`${JSON.stringify({ cpu: user + system })}\n`)
+})
 
 function listen(listener) {
   const server = http.createServer(listener)

@@ -26,13 +26,14 @@ export function ensureWrk(log = () => {}) {
   return null
 }
 
-/** `{ rps, non2xx, errors }` of one wrk run (1 thread, `connections` keep-alive connections, `seconds`). */
+/** `{ rps, requests, non2xx, errors }` of one wrk run (1 thread, `connections` keep-alive connections, `seconds`). */
 export function wrk(url, { connections = 64, seconds = 3 } = {}) {
   const r = spawnSync('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, url], { encoding: 'utf8', timeout: (seconds + 30) * 1000 })
   if (r.status !== 0) throw new Error(`wrk failed: ${r.stderr || r.error}`)
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(r.stdout)?.[1])
   const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(r.stdout)?.[1] ?? 0)
   const errors = /Socket errors: (.*)/.exec(r.stdout)?.[1] ?? ''
-  if (!(rps > 0)) throw new Error(`could not read wrk's output:\n${r.stdout}`)
-  return { rps, non2xx, errors }
+  const requests = Number(/(\d+) requests in/.exec(r.stdout)?.[1])
+  if (!(rps > 0) || !(requests > 0)) throw new Error(`could not read wrk's output:\n${r.stdout}`)
+  return { rps, requests, non2xx, errors }
 }
