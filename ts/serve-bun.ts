@@ -6,6 +6,7 @@
  * slow-client policy is ours (Bun's own backpressure limit is set above it).
  * @module
  */
+import { type Timed, type TimerList, cancelTimeout, startTimeout } from './deadlines.js'
 import { type Pipeline, textResponse } from './hooks.js'
 import { log } from './logger.js'
 import type { ResolvedOptions } from './serve-options.js'
@@ -31,6 +32,27 @@ interface BunServer {
 }
 interface BunGlobal {
   serve(options: Record<string, unknown>): BunServer
+}
+
+/** One request's timeout, in the shared timer lists (cheaper than a setTimeout/clearTimeout pair per request). */
+class Deadline implements Timed {
+  tPrev: Timed | null = null
+  tNext: Timed | null = null
+  tAt = 0
+  tList: TimerList | null = null
+  expired = false
+
+  constructor(
+    readonly request: Request,
+    readonly timeout: number,
+    readonly resolve: (response: Response) => void,
+  ) {}
+
+  expire(): void {
+    this.expired = true
+    log({ level: 'warn', message: `serve: ${this.request.method} ${new URL(this.request.url).pathname} took longer than ${this.timeout} ms; answered 503` })
+    this.resolve(textResponse(503, 'Service Unavailable', { connection: 'close' }))
+  }
 }
 
 /** @internal Whether this is Bun. */
@@ -160,10 +182,16 @@ export class BunServerAdapter implements RuntimeServer {
   }
 
   async #fetch(request: Request, server: BunServer): Promise<Response | undefined> {
+    // Read the headers now: Bun copies them out of the connection lazily, and a Request whose
+    // headers were never read has none left once its response is sent (Bun 1.4.5). Reading them
+    // here keeps the Request whole for hooks and handlers that keep it, as on Node.
+    const headers = request.headers
     const ws = this.options.websocket
-    if (ws !== null && request.headers.get('upgrade')?.toLowerCase() === 'websocket') return this.#upgrade(request, server)
+    if (ws !== null && headers.get('upgrade')?.toLowerCase() === 'websocket') return this.#upgrade(request, server)
+    const method = request.method
+    if (method === 'GET' || method === 'HEAD') return this.#timed(this.pipeline.run(request), request)
     const max = this.options.maxBodySize
-    const declared = request.headers.get('content-length')
+    const declared = headers.get('content-length')
     if (declared !== null && Number(declared) > max) return textResponse(413, 'Content Too Large')
     if (declared === null && request.body !== null) {
       const body = await readLimited(request, max)
@@ -178,18 +206,14 @@ export class BunServerAdapter implements RuntimeServer {
     const timeout = this.options.requestTimeout
     if (!(timeout < MAX_TIMER_MS)) return answer
     return new Promise<Response>((resolve) => {
-      let done = false
-      const timer = setTimeout(() => {
-        done = true
-        log({ level: 'warn', message: `serve: ${request.method} ${new URL(request.url).pathname} took longer than ${timeout} ms; answered 503` })
-        resolve(textResponse(503, 'Service Unavailable', { connection: 'close' }))
-      }, timeout)
+      const deadline = new Deadline(request, timeout, resolve)
+      startTimeout(deadline, timeout)
       void answer.then((response) => {
-        if (done) {
+        if (deadline.expired) {
           if (response.body !== null && !response.bodyUsed) response.body.cancel().catch(() => {})
           return
         }
-        clearTimeout(timer)
+        cancelTimeout(deadline)
         resolve(response)
       })
     })
