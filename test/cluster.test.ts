@@ -74,6 +74,10 @@ describe('cluster (real node processes on 127.0.0.1)', () => {
       expect(count(n, 'nodedown', c.name)).toBe(1)
       const down = n.events.find((e) => e.event === 'nodedown')
       expect(['heartbeat_timeout', 'connection_lost', 'connection_timeout', 'closed']).toContain(down?.info.reason)
+      // The loss is logged with its reason, and the transport's own account
+      // of it (from Rust's log records) reaches the JS logger too.
+      if (down?.info.reason !== 'closed') expect(n.logs.join('\n')).toContain(`cluster: node ${c.name} is down: ${down?.info.reason}`)
+      if (down?.info.reason === 'heartbeat_timeout') expect(n.logs.join('\n')).toMatch(new RegExp(`cluster: .*no heartbeat from ${c.name.replace(/[.]/g, '\\.')}`))
       expect(await n.call('nodes')).toEqual([a.name, b.name].filter((x) => x !== n.name))
     }
   })

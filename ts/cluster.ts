@@ -63,6 +63,8 @@ interface NativeEvent {
   node: string
   id?: number | null
   reason?: string | null
+  level?: string | null
+  message?: string | null
   payload?: Uint8Array | null
 }
 
@@ -162,6 +164,9 @@ function start(options: ClusterOptions): Promise<void> {
   }
 }
 
+/** nodedown reasons that are someone's decision, not a fault worth a warning. */
+const ORDERLY = new Set(['closed', 'disconnect', 'stopped'])
+
 async function startWith(config: ReturnType<typeof checkOptions>): Promise<void> {
   const handle = new native.ClusterNode()
   // A JS package and a platform binary from different builds (a stale
@@ -182,7 +187,12 @@ async function startWith(config: ReturnType<typeof checkOptions>): Promise<void>
         emit('nodeup', e.node, {})
       } else if (e.type === 'nodedown') {
         nodeDown(e.node)
-        emit('nodedown', e.node, { reason: e.reason ?? 'unknown' })
+        const reason = e.reason ?? 'unknown'
+        if (!ORDERLY.has(reason)) log({ level: 'warn', message: `cluster: node ${e.node} is down: ${reason}` })
+        emit('nodedown', e.node, { reason })
+      } else if (e.type === 'log') {
+        // The transport explains what it did (e.g. why it closed a peer).
+        log({ level: e.level === 'error' ? 'error' : 'warn', message: `cluster: ${e.message ?? ''}` })
       } else if (e.type === 'stopped') onStopped()
     }
   }

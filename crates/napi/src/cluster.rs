@@ -11,7 +11,7 @@
 //! the ThreadsafeFunction is released so it no longer keeps the process alive.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Once, Weak};
 use std::time::Duration;
 
 use ironwood_core::codec::FrameKind;
@@ -64,7 +64,7 @@ pub struct ClusterOutcome {
 /// One event of a batch.
 #[napi(object)]
 pub struct ClusterEvent {
-    /// `nodeup`, `nodedown`, `frames`, or `stopped` (the last event after `stop()`).
+    /// `nodeup`, `nodedown`, `frames`, `log`, or `stopped` (the last event after `stop()`).
     #[napi(js_name = "type")]
     pub kind_name: String,
     /// The peer's full name (empty for `frames` and `stopped`).
@@ -73,6 +73,10 @@ pub struct ClusterEvent {
     pub id: Option<u32>,
     /// Why a node went down.
     pub reason: Option<String>,
+    /// `log`: `warn` or `error`.
+    pub level: Option<String>,
+    /// `log`: what the transport reported (e.g. why it closed a peer).
+    pub message: Option<String>,
     /// `frames`: consecutive frames, each `[peer id: u32 LE][kind: u8][len:
     /// u32 LE][payload]`, in arrival order.
     pub payload: Option<Buffer>,
@@ -233,6 +237,8 @@ fn event(kind: &str, node: String, id: Option<u32>) -> ClusterEvent {
         node,
         id,
         reason: None,
+        level: None,
+        message: None,
         payload: None,
     }
 }
@@ -306,6 +312,19 @@ impl Delivery {
         }
     }
 
+    /// A warning or error the transport logged, for the JS logger.
+    fn push_log(&self, level: &str, message: String) {
+        let mut e = event("log", String::new(), None);
+        e.level = Some(level.into());
+        e.message = Some(message);
+        let mut b = lock(&self.batch);
+        if b.closed {
+            return;
+        }
+        b.events.push(Pending::Node(e));
+        self.schedule(b);
+    }
+
     /// Ends delivery after `stop`: the events still waiting, then `stopped`;
     /// then releases the ThreadsafeFunction (the queued call still runs) so
     /// it no longer keeps the process alive.
@@ -342,6 +361,54 @@ fn take_batch(batch: &Mutex<Batch>) -> Vec<ClusterEvent> {
             })
             .collect()
     }
+}
+
+/// The running nodes' deliveries, which receive the transport's log
+/// records (the `log` facade has one logger per process).
+static LOG_SINKS: Mutex<Vec<Weak<Delivery>>> = Mutex::new(Vec::new());
+
+/// Forwards the transport's warnings and errors (`log` records of the
+/// `ironwood*` crates; quinn's own are left out) to every running node's
+/// event stream, where `ts/cluster.ts` hands them to the JS logger: a peer
+/// closed for a malformed or stalled frame is explained, not silent.
+struct LogBridge;
+
+impl log::Log for LogBridge {
+    fn enabled(&self, m: &log::Metadata<'_>) -> bool {
+        m.level() <= log::Level::Warn && m.target().starts_with("ironwood")
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if !self.enabled(record.metadata()) {
+            return;
+        }
+        let level = if record.level() == log::Level::Error {
+            "error"
+        } else {
+            "warn"
+        };
+        let message = record.args().to_string();
+        let sinks: Vec<Arc<Delivery>> = lock(&LOG_SINKS).iter().filter_map(Weak::upgrade).collect();
+        for d in sinks {
+            d.push_log(level, message.clone());
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+fn install_log_bridge(delivery: &Arc<Delivery>) {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // Fails only if the host installed a logger first; then it keeps its own.
+        static BRIDGE: LogBridge = LogBridge;
+        if log::set_logger(&BRIDGE).is_ok() {
+            log::set_max_level(log::LevelFilter::Warn);
+        }
+    });
+    let mut sinks = lock(&LOG_SINKS);
+    sinks.retain(|w| w.strong_count() > 0);
+    sinks.push(Arc::downgrade(delivery));
 }
 
 #[napi]
@@ -386,6 +453,7 @@ impl ClusterNode {
             tsfn: Mutex::new(Some(tsfn)),
             names: Arc::clone(&self.names),
         });
+        install_log_bridge(&delivery);
         let (deferred, promise) = env.create_deferred()?;
         let slot = Arc::clone(&self.running);
         transport::runtime().spawn(async move {
