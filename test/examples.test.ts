@@ -14,4 +14,14 @@ describe('examples', () => {
     expect(stdout).toMatch(/exact counting\s+yes/)
     expect(stdout).toMatch(/sessions\s+50 live/)
   })
+
+  it('telemetry-cluster: supervised devices publish, an aggregator on a forked node gets every reading once, in order', async () => {
+    const { stdout } = await run(process.execPath, ['examples/telemetry-cluster.mjs'], { cwd: root, timeout: 90_000 })
+    for (const d of ['device-1', 'device-2', 'device-3']) {
+      expect(stdout).toMatch(new RegExp(`${d}  200 readings  in order: yes  duplicates: 0`))
+      expect(stdout).toMatch(new RegExp(`"deviceId":"${d}","seq":200`))
+    }
+    expect(stdout).toMatch(/device-2 .* restarts [1-9]/)
+    expect(stdout).toMatch(/every reading arrived exactly once, in order/)
+  }, 120_000)
 })
