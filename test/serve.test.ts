@@ -484,16 +484,57 @@ describe('serve: WebSockets', () => {
   })
 })
 
+describe('serve: bad WebSocket input', () => {
+  it('a client that vanishes, sends garbage frames or an oversized message is closed and leaves its topics; the server stays up', async () => {
+    const closes: { who: string; code: number }[] = []
+    const server = await start(() => new Response('still here'), {
+      websocket: {
+        maxPayload: 1024,
+        upgrade: (req) => new URL(req.url).pathname.slice(1),
+        open: (ws) => ws.subscribe('room'),
+        message: (ws, data) => {
+          ws.send(typeof data === 'string' ? data : 'bytes')
+        },
+        close: (ws, code) => {
+          closes.push({ who: ws.data, code })
+        },
+      },
+    })
+    // Vanishes: the TCP connection is destroyed without a close frame.
+    const vanishing = await stuckClient(server, '/vanishing')
+    await waitFor('one member', () => pubsub.members('room') === 1)
+    vanishing.destroy()
+    await waitFor('the vanished socket to close', () => closes.some((c) => c.who === 'vanishing'))
+    // Garbage: bytes that are not a valid (masked) frame.
+    const garbage = await stuckClient(server, '/garbage')
+    garbage.resume()
+    garbage.write(Buffer.from([0xff, 0xff, 0xff, 0xff, 0x00, 0x01, 0x02]))
+    await waitFor('the garbage socket to close', () => closes.length === 2)
+    // Oversized: a message over maxPayload closes with 1009.
+    const big = await client(wsUrl(server, '/big'))
+    big.ws.send('x'.repeat(2048))
+    expect(await big.closed).toBe(1009)
+    await waitFor('the oversized socket to close', () => closes.length === 3)
+    expect(pubsub.members('room')).toBe(0)
+    const ok = await client(wsUrl(server, '/fine'))
+    ok.ws.send('ping')
+    await waitFor('an echo', () => ok.messages.length === 1)
+    expect(ok.messages[0]).toBe('ping')
+    ok.ws.close()
+    expect(await (await fetch(server.url)).text()).toBe('still here')
+  })
+})
+
 /**
  * Opens a WebSocket by hand over a raw TCP socket, then never reads from it:
  * the server's send buffer for it can only grow.
  */
-async function stuckClient(server: Server): Promise<net.Socket> {
+async function stuckClient(server: Server, path = '/stuck'): Promise<net.Socket> {
   const sock = net.connect(server.port, '127.0.0.1')
   sock.on('error', () => {})
   await new Promise<void>((resolve) => sock.once('connect', () => resolve()))
   sock.write(
-    'GET /stuck HTTP/1.1\r\nhost: x\r\nupgrade: websocket\r\nconnection: Upgrade\r\n' +
+    `GET ${path} HTTP/1.1\r\nhost: x\r\nupgrade: websocket\r\nconnection: Upgrade\r\n` +
       'sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-version: 13\r\n\r\n',
   )
   await new Promise<void>((resolve) => sock.once('data', () => resolve()))
