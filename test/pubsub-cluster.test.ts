@@ -166,6 +166,23 @@ describe('pub/sub across nodes', () => {
     expect(pubsub.publish(topic, 'after')).toBe(1)
   })
 
+  it('a node restarted under the same name replaces its earlier incarnation’s members, even when it has none', async () => {
+    const topic = fresh('restart')
+    const first = await forkPeer(FIXTURE, COOKIE, 'phoenix')
+    const port = Number(first.name.split(':').pop())
+    await first.call('subscribe', { topic, count: 3 })
+    await membersEverywhere(topic, 3, [null, b])
+    first.child.kill('SIGKILL')
+    // Back at once, before the heartbeats have noticed: the same name@host:port.
+    const again = await forkNode(FIXTURE, { cookie: COOKIE, name: 'phoenix', port, seeds: [node()] })
+    expect(again.name).toBe(first.name)
+    await waitFor('the new phoenix to know a and b', async () => (await again.call('nodes')).length === 3, 15_000)
+    await membersEverywhere(topic, 0, [null, b])
+    await again.call('subscribe', { topic, count: 1 })
+    await membersEverywhere(topic, 1, [null, b, again])
+    again.child.kill('SIGKILL')
+  })
+
   it('a node that joins late learns the existing members, and its members (subscribed before it joined) are learnt', async () => {
     const topic = fresh('late')
     const local = pubsub.subscribe(topic)

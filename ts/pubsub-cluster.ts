@@ -154,13 +154,10 @@ function resync(peer: string): void {
   }
 }
 
-// A new peer knows nothing of our members (its view of us was dropped at its
-// nodedown, or never existed): with none, there is nothing to tell it.
-addListener('nodeup', (peer) => {
-  for (const t of topics.values()) {
-    if (t.localCount > 0) return resync(peer)
-  }
-})
+// Sent even when this node has no members: the peer may still hold the
+// members of an earlier incarnation of this node name, and a resync replaces
+// them whatever the order of its nodedown and nodeup events.
+addListener('nodeup', (peer) => resync(peer))
 addListener('nodedown', (peer) => {
   owed.delete(peer)
   remoteDrop(peer)
