@@ -58,7 +58,7 @@ describe('rpc between real node processes', () => {
     await expect(rpc.call(b.name, 'math', 'boomAsync')).rejects.toMatchObject({ remoteName: 'Error', remoteMessage: 'async boom' })
     await expect(rpc.call(b.name, 'math', 'throwString')).rejects.toMatchObject({ code: 'EREMOTE', remoteMessage: expect.stringMatching(/just a string/) })
     // A non-term result fails on the remote side: a RemoteError TypeError.
-    await expect(rpc.call(b.name, 'math', 'notATerm')).rejects.toMatchObject({ code: 'EREMOTE', remoteName: 'TypeError' })
+    await expect(rpc.call(b.name, 'math', 'notATerm')).rejects.toMatchObject({ code: 'EREMOTE', remoteName: 'TypeError', remoteMessage: expect.stringMatching(/the result of math\.notATerm/) })
   })
 
   it('times out with TimeoutError, drops the late reply, and the node keeps serving', async () => {

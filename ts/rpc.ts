@@ -86,14 +86,14 @@ function describe(node: string, module: string, fn: string): string {
 }
 
 /** Finds `module.fn`: own enumerable function properties only (never inherited names). */
-function lookup(module: string, fn: string): ((...args: Term[]) => unknown) | WireError {
+function lookup(module: string, fn: string): { impl: RpcModule; f: (...args: Term[]) => unknown } | WireError {
   const impl = modules.get(module)
   if (impl === undefined) return { name: 'NoFunctionError', message: `no RPC module '${module}'`, code: ENOFUNCTION }
   const f = Object.hasOwn(impl, fn) && Object.prototype.propertyIsEnumerable.call(impl, fn) ? (impl as Record<string, unknown>)[fn] : undefined
   if (typeof f !== 'function') {
     return { name: 'NoFunctionError', message: `no function '${fn}' in RPC module '${module}'`, code: ENOFUNCTION }
   }
-  return (...args: Term[]) => (f as (...a: Term[]) => unknown).apply(impl, args)
+  return { impl, f: f as (...args: Term[]) => unknown }
 }
 
 function wireError(error: unknown): WireError {
@@ -113,17 +113,37 @@ function wireError(error: unknown): WireError {
 
 type Outcome = { ok: true; value: Term } | { ok: false; error: WireError }
 
-/** Runs `module.fn(...args)` here; never throws. A non-term result is a TypeError. */
-async function run(module: string, fn: string, args: Term[]): Promise<Outcome> {
-  const f = lookup(module, fn)
-  if (typeof f !== 'function') return { ok: false, error: f }
+/**
+ * Runs `module.fn(...args)` here and hands `done` the outcome: at once when
+ * the function returns a plain value (no promise, no extra turn), or when its
+ * promise settles. Never throws. The result is not validated here: the
+ * encoding that carries it does that (see {@link encodeResult}).
+ */
+function run(module: string, fn: string, args: Term[], done: (out: Outcome) => void): void {
+  const found = lookup(module, fn)
+  if (!('f' in found)) return done({ ok: false, error: found })
+  let value: unknown
   try {
-    const value = await f(...args)
-    assertTerm(value, `the result of ${module}.${fn}`)
-    return { ok: true, value }
+    value = found.f.apply(found.impl, args)
   } catch (error) {
-    return { ok: false, error: wireError(error) }
+    return done({ ok: false, error: wireError(error) })
   }
+  if (typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function') {
+    Promise.resolve(value).then(
+      (v) => done({ ok: true, value: v as Term }),
+      (error: unknown) => done({ ok: false, error: wireError(error) }),
+    )
+  } else done({ ok: true, value: value as Term })
+}
+
+/** A thrown encoding error, replaced by the one that names the offending path. */
+function explain(error: unknown, value: unknown, path: string): unknown {
+  try {
+    assertTerm(value, path)
+  } catch (named) {
+    return named
+  }
+  return error
 }
 
 /** Turns a failed outcome into the error the caller sees. */
@@ -132,10 +152,19 @@ function callerError(error: WireError, node: string, module: string, fn: string)
   return new RemoteError({ remoteName: error.name, remoteMessage: error.message, remoteStack: error.stack, node })
 }
 
+/** The shape of `args`; its contents are validated by the encoding that carries them. */
 function checkArgs(args: unknown, what: string): Term[] {
   if (!Array.isArray(args)) throw new TypeError(`${what}: args must be an array of terms`)
-  assertTerm(args, 'args')
   return args as Term[]
+}
+
+/** Encodes a call's payload; a non-term argument throws a TypeError naming `args[i]...`. */
+function encodeCall(payload: { args: Term[] } & Record<string, unknown>): Uint8Array {
+  try {
+    return encode(payload)
+  } catch (error) {
+    throw explain(error, payload.args, 'args')
+  }
 }
 
 function checkNode(nodeName: unknown, what: string): string {
@@ -153,8 +182,14 @@ function checkOptions(options: unknown, what: string): number {
 }
 
 /** A copy of a term, as the remote side would see it (local calls keep the same semantics). */
-function copy<T extends Term>(value: T): T {
-  return decode(encode(value)) as T
+function copy<T extends Term>(value: T, path: string): T {
+  let bytes: Uint8Array
+  try {
+    bytes = encode(value)
+  } catch (error) {
+    throw explain(error, value, path)
+  }
+  return decode(bytes) as T
 }
 
 function callLocal(module: string, fn: string, args: Term[], timeout: number): Promise<Term> {
@@ -169,12 +204,20 @@ function callLocal(module: string, fn: string, args: Term[], timeout: number): P
             reject(new TimeoutError(`${what} timed out after ${timeout} ms`, timeout))
           }, timeout)
         : undefined
-    void run(module, fn, copy(args)).then((out) => {
+    let copied: Term[]
+    try {
+      copied = copy(args, 'args')
+    } catch (error) {
+      clearTimeout(timer)
+      reject(error)
+      return
+    }
+    run(module, fn, copied, (out) => {
       if (done) return
       clearTimeout(timer)
       if (out.ok) {
         try {
-          resolve(copy(out.value))
+          resolve(copy(out.value, `the result of ${module}.${fn}`))
         } catch (error) {
           reject(callerError(wireError(error), self, module, fn))
         }
@@ -187,7 +230,13 @@ function callRemote(nodeName: string, module: string, fn: string, args: Term[], 
   const what = describe(nodeName, module, fn)
   const id = nextId
   nextId = nextId >= Number.MAX_SAFE_INTEGER ? 1 : nextId + 1
-  const result = sendFrame(nodeName, FrameKind.RpcCall, encode({ id, module, fn, args }), laneOf(module))
+  let bytes: Uint8Array
+  try {
+    bytes = encodeCall({ id, module, fn, args })
+  } catch (error) {
+    return Promise.reject(error)
+  }
+  const result = sendFrame(nodeName, FrameKind.RpcCall, bytes, laneOf(module))
   if (result === 'toolarge') return Promise.reject(new RangeError(`${what}: the arguments are larger than a frame may be`))
   if (result === 'backpressure') {
     return Promise.reject(new ConnectionError(`${what}: node ${nodeName} is not reading fast enough (its send queue is full)`, nodeName))
@@ -203,12 +252,20 @@ function callRemote(nodeName: string, module: string, fn: string, args: Term[], 
   })
 }
 
-async function call(nodeName: string, module: string, fn: string, args: Term[] = [], options?: RpcOptions): Promise<Term> {
-  checkNode(nodeName, 'rpc.call')
-  checkName(module, 'rpc.call: module')
-  checkName(fn, 'rpc.call: fn')
-  const list = checkArgs(args, 'rpc.call')
-  const timeout = checkOptions(options, 'rpc.call')
+// Not `async`: an async wrapper around the returned promise would cost two
+// more promise turns per call. Argument errors still come back as rejections.
+function call(nodeName: string, module: string, fn: string, args: Term[] = [], options?: RpcOptions): Promise<Term> {
+  let list: Term[]
+  let timeout: number
+  try {
+    checkNode(nodeName, 'rpc.call')
+    checkName(module, 'rpc.call: module')
+    checkName(fn, 'rpc.call: fn')
+    list = checkArgs(args, 'rpc.call')
+    timeout = checkOptions(options, 'rpc.call')
+  } catch (error) {
+    return Promise.reject(error)
+  }
   if (nodeName === localNode()) return callLocal(module, fn, list, timeout)
   return callRemote(nodeName, module, fn, list, timeout)
 }
@@ -219,11 +276,11 @@ function cast(nodeName: string, module: string, fn: string, args: Term[] = []): 
   checkName(fn, 'rpc.cast: fn')
   const list = checkArgs(args, 'rpc.cast')
   if (nodeName === localNode()) {
-    const copied = copy(list)
-    setImmediate(() => void run(module, fn, copied).then((out) => logCastFailure(out, localNode(), module, fn)))
+    const copied = copy(list, 'args')
+    setImmediate(() => run(module, fn, copied, (out) => logCastFailure(out, localNode(), module, fn)))
     return
   }
-  const result = sendFrame(nodeName, FrameKind.RpcCast, encode({ module, fn, args: list }), laneOf(module))
+  const result = sendFrame(nodeName, FrameKind.RpcCast, encodeCall({ module, fn, args: list }), laneOf(module))
   if (result === 'toolarge') throw new RangeError(`rpc.cast(${nodeName}, ${module}.${fn}): the arguments are larger than a frame may be`)
   // Not connected: a cast is fire-and-forget, like sending to a dead process.
 }
@@ -234,6 +291,7 @@ async function multicall(nodeNames: string[], module: string, fn: string, args: 
   checkName(module, 'rpc.multicall: module')
   checkName(fn, 'rpc.multicall: fn')
   const list = checkArgs(args, 'rpc.multicall')
+  assertTerm(list, 'args') // once, rather than one rejection per node
   const timeout = checkOptions(options, 'rpc.multicall')
   return Promise.all(
     nodeNames.map((n) =>
@@ -246,7 +304,14 @@ async function multicall(nodeNames: string[], module: string, fn: string, args: 
 }
 
 function logCastFailure(out: Outcome, from: string, module: string, fn: string): void {
-  if (!out.ok) log({ level: 'warn', message: `rpc.cast ${module}.${fn} from ${from} failed: ${out.error.name}: ${out.error.message}` })
+  if (out.ok) {
+    // The result of a cast is dropped, but a non-term one is still a bug worth a line.
+    try {
+      assertTerm(out.value, `the result of ${module}.${fn}`)
+    } catch (error) {
+      log({ level: 'warn', message: `rpc.cast ${module}.${fn} from ${from} failed: ${String(error)}` })
+    }
+  } else log({ level: 'warn', message: `rpc.cast ${module}.${fn} from ${from} failed: ${out.error.name}: ${out.error.message}` })
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -287,12 +352,14 @@ function laneOf(module: string): number {
   return h >>> 0
 }
 
-function reply(to: string, id: number, out: Outcome, lane: number): void {
+function reply(to: string, id: number, out: Outcome, module: string, fn: string): void {
+  const lane = laneOf(module)
   let bytes: Uint8Array
   try {
     bytes = encode(out.ok ? { id, ok: true, value: out.value } : { id, ok: false, error: out.error })
   } catch (error) {
-    bytes = encode({ id, ok: false, error: wireError(error) })
+    // A result that is not a term: the caller gets the TypeError naming it.
+    bytes = encode({ id, ok: false, error: wireError(explain(error, out.ok ? out.value : undefined, `the result of ${module}.${fn}`)) })
   }
   let sent = sendFrame(to, FrameKind.RpcReply, bytes, lane)
   if (sent === 'toolarge') {
@@ -309,7 +376,7 @@ onFrame(FrameKind.RpcCall, (from, payload) => {
     malformed('RpcCall', from, 'expected { id, module, fn, args }')
     return
   }
-  void run(module, fn, args as Term[]).then((out) => reply(from, id, out, laneOf(module)))
+  run(module, fn, args as Term[], (out) => reply(from, id, out, module, fn))
 })
 
 onFrame(FrameKind.RpcCast, (from, payload) => {
@@ -320,7 +387,7 @@ onFrame(FrameKind.RpcCast, (from, payload) => {
     malformed('RpcCast', from, 'expected { module, fn, args }')
     return
   }
-  void run(module, fn, args as Term[]).then((out) => logCastFailure(out, from, module, fn))
+  run(module, fn, args as Term[], (out) => logCastFailure(out, from, module, fn))
 })
 
 onFrame(FrameKind.RpcReply, (from, payload) => {
