@@ -134,7 +134,31 @@ async function latency(fn, n) {
   return { p50: us(samples[Math.floor(n * 0.5)]), p99: us(samples[Math.floor(n * 0.99)]) }
 }
 
-async function inflight(fn, ms) {
+/** The server process's CPU time so far (µs, user + system), over IPC so it is the same for every system measured. */
+function serverCpu() {
+  return new Promise((resolve) => {
+    const on = (m) => {
+      if (m?.cpu === undefined) return
+      child.off('message', on)
+      resolve(m.cpu.user + m.cpu.system)
+    }
+    child.on('message', on)
+    child.send('cpu')
+  })
+}
+
+/** Calls/s with 64 outstanding, and the CPU time both processes spent per call. */
+async function inflightCpu(fn, ms) {
+  const s0 = await serverCpu()
+  const c0 = process.cpuUsage()
+  let calls = 0
+  const rate = await inflight(fn, ms, (n) => (calls = n))
+  const c1 = process.cpuUsage(c0)
+  const s1 = await serverCpu()
+  return { rate, cpu: (c1.user + c1.system + s1 - s0) / calls }
+}
+
+async function inflight(fn, ms, count = () => {}) {
   let done = 0
   const end = performance.now() + ms
   const worker = async () => {
@@ -145,6 +169,7 @@ async function inflight(fn, ms) {
   }
   const t0 = performance.now()
   await Promise.all(Array.from({ length: INFLIGHT }, worker))
+  count(done)
   return done / ((performance.now() - t0) / 1000)
 }
 
@@ -163,7 +188,7 @@ async function suite(name, c) {
   log(`  ${name}: ${fmt(SEQ_CALLS)} sequential calls`)
   res.lat = await latency(c.add, SEQ_CALLS)
   log(`  ${name}: ${INFLIGHT} in flight`)
-  res.tput = await inflight(c.add, THROUGHPUT_MS)
+  ;({ rate: res.tput, cpu: res.cpu } = await inflightCpu(c.add, THROUGHPUT_MS))
   if (c.echo) {
     const e1 = () => c.echo(kib1)
     const e64 = () => c.echo(kib64)
@@ -251,6 +276,8 @@ row('p50 round trip (µs)', f1(iw.lat.p50), f1(gr.lat.p50), f1(ht.lat.p50),
 row('p99 round trip (µs)', f1(iw.lat.p99), f1(gr.lat.p99), f1(ht.lat.p99), `${fmt(iw.lat.p99 / gr.lat.p99, 2)}× gRPC`, '', '')
 row(`${INFLIGHT} in flight (calls/s)`, fmt(iw.tput), fmt(gr.tput), fmt(ht.tput), `${fmt(iw.tput / gr.tput, 1)}× gRPC`,
   '≥ 100,000/s, ≥ 10× gRPC', yes(iw.tput >= 100_000 && iw.tput >= 10 * gr.tput))
+row(`CPU per call at ${INFLIGHT} in flight (µs, both processes)`, f1(iw.cpu), f1(gr.cpu), f1(ht.cpu),
+  `${fmt(iw.cpu / gr.cpu, 2)}× gRPC, ${fmt(iw.cpu / ht.cpu, 2)}× http`, '', '')
 row('1 KiB echo p50 (µs)', f1(iw.p1), f1(gr.p1), f1(ht.p1), `${fmt(iw.p1 / gr.p1, 2)}× gRPC`, '', '')
 row('1 KiB echo, 64 in flight (MB/s)', f1(iw.t1), f1(gr.t1), f1(ht.t1), `${fmt(iw.t1 / gr.t1, 1)}× gRPC`, '', '')
 row('64 KiB echo p50 (µs)', f1(iw.p64), f1(gr.p64), f1(ht.p64), `${fmt(iw.p64 / gr.p64, 2)}× gRPC`, '', '')
