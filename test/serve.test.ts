@@ -134,6 +134,19 @@ describe('serve: the handler', () => {
     expect(head.status).toBe(200)
     expect(await head.text()).toBe('')
   })
+
+  it('writes standard status lines, and no Content-Length on a 204', async () => {
+    const server = await start((req) =>
+      new URL(req.url).pathname === '/none' ? new Response(null, { status: 204 }) : new Response('made', { status: 201 }),
+    )
+    const none = await raw(server, ['GET /none HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n'])
+    expect(none).toMatch(/^HTTP\/1\.1 204 No Content\r\n/)
+    expect(none).not.toMatch(/content-length/i)
+    const made = await raw(server, ['GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n'])
+    expect(made).toMatch(/^HTTP\/1\.1 201 Created\r\n/)
+    expect(made).toMatch(/content-length: 4\r\n/i)
+    expect(made.endsWith('\r\n\r\nmade')).toBe(true)
+  })
 })
 
 describe('serve: hooks', () => {

@@ -42,7 +42,11 @@ function flatHeaders(response: Response, length: number | undefined): string[] {
   response.headers.forEach((value, name) => {
     out.push(name, value)
   })
-  if (length !== undefined && !response.headers.has('content-length')) out.push('content-length', String(length))
+  // RFC 9110: no Content-Length on 1xx, 204 and 304.
+  const status = response.status
+  if (length !== undefined && status >= 200 && status !== 204 && status !== 304 && !response.headers.has('content-length')) {
+    out.push('content-length', String(length))
+  }
   return out
 }
 
@@ -51,11 +55,12 @@ async function writeResponse(res: ServerResponse, response: Response, head: bool
   const source = bodySource(response)
   if (source !== undefined || response.body === null) {
     const length = source === undefined ? 0 : typeof source === 'string' ? Buffer.byteLength(source) : source.byteLength
-    res.writeHead(response.status, response.statusText, flatHeaders(response, length))
+    // An empty statusText (the usual case) lets node:http use the standard reason phrase.
+    res.writeHead(response.status, response.statusText || undefined, flatHeaders(response, length))
     res.end(head ? undefined : source)
     return
   }
-  res.writeHead(response.status, response.statusText, flatHeaders(response, undefined))
+  res.writeHead(response.status, response.statusText || undefined, flatHeaders(response, undefined))
   if (head) {
     res.end()
     await response.body.cancel().catch(() => {})
