@@ -229,10 +229,11 @@ if (redis !== null) {
 for (let p = 0; p < PASSES; p++) {
   log(`local: pass ${p + 1}/${PASSES}`)
   if (p === 0) {
-    iwCallbacks(200) // warm-up
-    await iwSubscriptions(200)
-    await iwBatches(200)
-    if (redisLocal) await redisLocal.run(200)
+    // Warm-up: long enough for V8 to optimize the consumers' loops too.
+    iwCallbacks(500)
+    await iwSubscriptions(1000)
+    await iwBatches(1000)
+    if (redisLocal) await redisLocal.run(500)
   }
   best('local callbacks', iwCallbacks(MS))
   best('local subscriptions', await iwSubscriptions(MS))

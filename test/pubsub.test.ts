@@ -206,6 +206,17 @@ describe('callback subscribers', () => {
     expect(got).toHaveLength(1)
   })
 
+  it('pubsub.unsubscribe(topic, subscription) removes it from its own topic only', () => {
+    const topic = fresh()
+    const sub = pubsub.subscribe(topic)
+    expect(pubsub.unsubscribe(fresh(), sub)).toBe(false)
+    expect(sub.closed).toBe(false)
+    expect(pubsub.unsubscribe(topic, sub)).toBe(true)
+    expect(sub.closed).toBe(true)
+    expect(pubsub.unsubscribe(topic, sub)).toBe(false)
+    expect(pubsub.members(topic)).toBe(0)
+  })
+
   it('pubsub.unsubscribe(topic, callback) removes one', () => {
     const topic = fresh()
     const fn = (): void => {}

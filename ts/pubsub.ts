@@ -109,13 +109,14 @@ function publish(topic: string, message: Term): number {
   return remote + local
 }
 
-/** Takes a process or callback out of `topic`; whether it was a member. */
-function unsubscribe(topic: string, member: Pid | PubSubCallback): boolean {
+/** Takes a process, callback or Subscription out of `topic`; whether it was a member. */
+function unsubscribe(topic: string, member: Pid | PubSubCallback | Subscription<any>): boolean {
   checkTopic(topic, 'pubsub.unsubscribe')
   const t = topicTable.get(topic)
   if (typeof member === 'function') return t !== undefined && leave(t, member)
+  if (member instanceof Subscription) return member.topic === topic && member.unsubscribe()
   if (!(member instanceof Pid) && !((member as unknown) instanceof Process)) {
-    throw new TypeError(`pubsub.unsubscribe: expected a Pid or a callback, got ${describe(member)}`)
+    throw new TypeError(`pubsub.unsubscribe: expected a Pid, a callback or a Subscription, got ${describe(member)}`)
   }
   const p = member instanceof Pid ? member.proc : (member as unknown as Process)
   return t !== undefined && p !== null && leave(t, p)
