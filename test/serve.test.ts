@@ -374,16 +374,20 @@ describe('serve: bad input', () => {
     await expect(fetch(server.url)).rejects.toThrow()
   })
 
-  it('stop() lets a request in flight finish, then refuses new connections', async () => {
+  it('stop() closes WebSockets with 1001, lets a request in flight finish, then refuses new connections', async () => {
     let release: () => void = () => {}
-    const server = await serve(async () => {
-      await new Promise<void>((r) => (release = r))
-      return new Response('finished')
-    })
+    const server = await serve(
+      async () => {
+        await new Promise<void>((r) => (release = r))
+        return new Response('finished')
+      },
+      { websocket: {} },
+    )
+    const socket = await client(wsUrl(server))
     const inFlight = fetch(server.url)
     await waitFor('the request to arrive', () => release.toString() !== '() => {}')
     const stopped = server.stop({ timeout: 10_000 })
-    await sleep(50)
+    expect(await socket.closed).toBe(1001)
     release()
     expect(await (await inFlight).text()).toBe('finished')
     await stopped
