@@ -256,6 +256,31 @@ describe('pub/sub across nodes', () => {
     await b.call('unsubscribe', { handle: h })
   })
 
+  it('a node that falls behind misses publications (not counted, one warning), gets every one that was counted, in order, and learns a join made meanwhile', async () => {
+    const topic = fresh('burst')
+    const joinedDuringBurst = fresh('burst-join')
+    const h = (await b.call('subscribeIndex', { topic })) as number
+    await membersEverywhere(topic, 1, [null])
+    const data = new Uint8Array(1 << 20)
+    const accepted: number[] = []
+    // One synchronous burst of 1 MiB publications: far faster than QUIC drains on loopback.
+    for (let i = 0; i < 300; i++) if (pubsub.publish(topic, { i, data }) === 1) accepted.push(i)
+    // Joined while the queue to b is (nearly) full: b learns it all the same.
+    const late = pubsub.subscribe(joinedDuringBurst)
+    expect(accepted.length).toBeGreaterThanOrEqual(32)
+    expect(accepted.length).toBeLessThan(300)
+    expect(logs.filter((l) => l.includes(`node ${b.name} is not reading fast enough`))).toHaveLength(1)
+    expect((await stats()).publishFramesDropped).toBeGreaterThanOrEqual(300 - accepted.length)
+    await waitFor(`b to get the ${accepted.length} accepted publications`, async () => ((await b.call('receivedCounts', { handles: [h] })) as number[])[0] === accepted.length, 50_000)
+    expect(((await b.call('received', { handles: [h] })) as number[][])[0]).toEqual(accepted)
+    await membersEverywhere(joinedDuringBurst, 1, [b])
+    // Caught up: publications reach b again.
+    expect(pubsub.publish(topic, { i: -1 })).toBe(1)
+    await waitFor('b to get the next one', async () => ((await b.call('receivedCounts', { handles: [h] })) as number[])[0] === accepted.length + 1)
+    late.unsubscribe()
+    await b.call('unsubscribe', { handle: h })
+  }, 60_000)
+
   it('refuses a non-term message at the publisher, sending nothing', async () => {
     const topic = fresh('bad')
     await b.call('subscribe', { topic })

@@ -54,6 +54,8 @@ export const pubsubStats = {
   publishFramesReceived: 0,
   /** Membership frames (deltas and resyncs) queued. */
   membershipFramesSent: 0,
+  /** Publication frames not sent because the peer's send queue was full. */
+  publishFramesDropped: 0,
   /** Frames dropped because they were malformed. */
   malformed: 0,
   /** Full resyncs sent (at nodeup, and after a membership frame met backpressure). */
@@ -167,8 +169,26 @@ addListener('nodedown', (peer) => {
 // ---------------------------------------------------------------------------
 // Publishing
 
-/** Nodes whose send queue was full at the last publication (warned once until it drains). */
-const slow = new Set<string>()
+/** Per node whose send queue has been full: when we last warned, and the publications dropped since. */
+const slow = new Map<string, { warnedAt: number; dropped: number }>()
+/** At most one warning per slow node in this many ms (the queue flickers between full and not). */
+const SLOW_WARN_MS = 10_000
+
+function droppedFor(peer: string, topic: string): void {
+  const now = Date.now()
+  let s = slow.get(peer)
+  if (s === undefined) slow.set(peer, (s = { warnedAt: -Infinity, dropped: 0 }))
+  s.dropped++
+  if (now - s.warnedAt < SLOW_WARN_MS) return
+  log({
+    level: 'warn',
+    message:
+      `pubsub: node ${peer} is not reading fast enough (its send queue is full); ` +
+      `${s.dropped} publication(s) to it dropped (the latest on '${topic}'), more are dropped while it stays behind`,
+  })
+  s.warnedAt = now
+  s.dropped = 0
+}
 
 /**
  * Sends one publication to every other node with members of `t`: encoded
@@ -191,13 +211,12 @@ export function publishRemote(t: TopicEntry, message: unknown): number {
     if (result === 'ok') {
       pubsubStats.publishFramesSent++
       sent += ids.size
-      if (slow.size > 0) slow.delete(peer)
     } else if (result === 'toolarge') {
       throw new RangeError(`pubsub.publish('${t.name}'): the message is larger than a frame may be`)
-    } else if (result === 'backpressure' && !slow.has(peer)) {
+    } else if (result === 'backpressure') {
       // A telemetry publisher must not stall or fail for one slow node: its copy is dropped.
-      slow.add(peer)
-      log({ level: 'warn', message: `pubsub: node ${peer} is not reading fast enough; publications to it are dropped until it catches up` })
+      pubsubStats.publishFramesDropped++
+      droppedFor(peer, t.name)
     }
   }
   return sent
