@@ -14,7 +14,7 @@ export {
   TimeoutError,
 } from './errors.js'
 export { type SetOptions, Table, state } from './state.js'
-export { type Term, assertTerm } from './terms.js'
+export { type AsTerm, type Term, type TermValue, assertTerm } from './terms.js'
 export { node } from './node.js'
 export { Pid } from './pid.js'
 export { Ref, makeRef } from './ref.js'

@@ -9,7 +9,7 @@
  * @module
  */
 import { native } from './native.js'
-import { ABSENT, type Term, decode, encode } from './terms.js'
+import { ABSENT, type Term, type TermValue, decode, encode } from './terms.js'
 
 /** Options for {@link Table.set} and {@link Table.setNew}. */
 export interface SetOptions {
@@ -100,7 +100,7 @@ const opened = new Map<string, Table<any>>()
  * every worker thread. The type parameter `V` is the value type callers
  * promise to store; it is not checked at run time beyond "is a term".
  */
-export class Table<V extends Term = Term> {
+export class Table<V extends TermValue<V> = Term> {
   /** The table's name (`'state'` for the default table). */
   readonly name: string
   readonly #id: number
@@ -112,7 +112,7 @@ export class Table<V extends Term = Term> {
   }
 
   /** Opens (creating on first use) the table called `name`. */
-  static open<V extends Term = Term>(name: string): Table<V> {
+  static open<V extends TermValue<V> = Term>(name: string): Table<V> {
     checkKey(name, 'table name')
     let t = opened.get(name)
     if (t === undefined) {

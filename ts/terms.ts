@@ -26,6 +26,35 @@ export type Term =
   | ReadonlySet<Term>
   | { readonly [key: string]: Term }
 
+/**
+ * `T` checked part by part against {@link Term}. Unlike `Term`, an object type
+ * needs no index signature, so value types declared as interfaces pass
+ * (TypeScript gives interfaces no implicit index signature). Functions,
+ * symbols, `undefined` and class instances with methods become `never`.
+ */
+export type AsTerm<T> = T extends Term
+  ? T
+  : T extends (...args: never[]) => unknown
+    ? never
+    : T extends readonly (infer E)[]
+      ? readonly AsTerm<E>[]
+      : T extends ReadonlyMap<infer K, infer W>
+        ? ReadonlyMap<AsTerm<K>, AsTerm<W>>
+        : T extends ReadonlySet<infer E>
+          ? ReadonlySet<AsTerm<E>>
+          : T extends object
+            ? { readonly [K in keyof T]: AsTerm<T[K]> }
+            : never
+
+/**
+ * The constraint of a value type parameter such as `V` in `Table.open<V>`:
+ * a {@link Term}, or an object type (an interface too) whose every property
+ * is a term, checked with {@link AsTerm}. A mapped type rather than `AsTerm<V>`
+ * itself, which TypeScript would reject as a circular constraint; the price is
+ * that a bare function type passes here (it is still refused at run time).
+ */
+export type TermValue<V> = Term | ({ readonly [K in keyof V]: AsTerm<V[K]> } & object)
+
 /** Marker for instances of classes registered with {@link defineTermClass}. */
 export interface TermClassInstance {
   readonly [termClass]: true
