@@ -13,7 +13,7 @@ import { type Timed, type TimerList, cancelTimeout, startTimeout } from './deadl
 import { ConnectionError, NoFunctionError, RemoteError, TimeoutError } from './errors.js'
 import { log } from './logger.js'
 import { node as localNode } from './node.js'
-import { type Term, assertTerm, decode, encode } from './terms.js'
+import { type Term, type TermValue, assertTerm, decode, encode } from './terms.js'
 
 /** What {@link rpc.call} and {@link rpc.multicall} take. */
 export interface RpcOptions {
@@ -254,7 +254,8 @@ function callRemote(nodeName: string, module: string, fn: string, args: Term[], 
 
 // Not `async`: an async wrapper around the returned promise would cost two
 // more promise turns per call. Argument errors still come back as rejections.
-function call(nodeName: string, module: string, fn: string, args: Term[] = [], options?: RpcOptions): Promise<Term> {
+// `T`: the result type the caller expects (not checked at run time), as in GenServer.call<R>.
+function call<T extends TermValue<T> = Term>(nodeName: string, module: string, fn: string, args: Term[] = [], options?: RpcOptions): Promise<T> {
   let list: Term[]
   let timeout: number
   try {
@@ -266,8 +267,8 @@ function call(nodeName: string, module: string, fn: string, args: Term[] = [], o
   } catch (error) {
     return Promise.reject(error)
   }
-  if (nodeName === localNode()) return callLocal(module, fn, list, timeout)
-  return callRemote(nodeName, module, fn, list, timeout)
+  if (nodeName === localNode()) return callLocal(module, fn, list, timeout) as Promise<T>
+  return callRemote(nodeName, module, fn, list, timeout) as Promise<T>
 }
 
 function cast(nodeName: string, module: string, fn: string, args: Term[] = []): void {
