@@ -27,6 +27,8 @@ export class IronwoodError extends Error {
 
 /** A call, RPC or await ran past its timeout. */
 export class TimeoutError extends IronwoodError {
+  /** Always `'ETIMEOUT'` (a type-only narrowing; no field is emitted). */
+  declare readonly code: 'ETIMEOUT'
   /** The timeout that elapsed, in milliseconds. */
   readonly timeout: number
 
@@ -38,6 +40,8 @@ export class TimeoutError extends IronwoodError {
 
 /** The target node is not connected, or went down during the call. */
 export class ConnectionError extends IronwoodError {
+  /** Always `'ENOCONNECTION'` (a type-only narrowing; no field is emitted). */
+  declare readonly code: 'ENOCONNECTION'
   /** The node that could not be reached. */
   readonly node: string
 
@@ -57,6 +61,8 @@ export interface RemoteErrorInfo {
 
 /** A function run on another node threw. */
 export class RemoteError extends IronwoodError {
+  /** Always `'EREMOTE'` (a type-only narrowing; no field is emitted). */
+  declare readonly code: 'EREMOTE'
   readonly remoteName: string
   readonly remoteMessage: string
   readonly remoteStack: string | undefined
@@ -73,6 +79,8 @@ export class RemoteError extends IronwoodError {
 
 /** No such registered function, or RPC module or function. */
 export class NoFunctionError extends IronwoodError {
+  /** Always `'ENOFUNCTION'` (a type-only narrowing; no field is emitted). */
+  declare readonly code: 'ENOFUNCTION'
   /** The name that was looked up. */
   readonly functionName: string
 
@@ -84,6 +92,8 @@ export class NoFunctionError extends IronwoodError {
 
 /** The target process does not exist (dead, or an unknown pid or name). */
 export class NoProcessError extends IronwoodError {
+  /** Always `'ENOPROC'` (a type-only narrowing; no field is emitted). */
+  declare readonly code: 'ENOPROC'
   constructor(message: string, options?: ErrorOptions) {
     super('ENOPROC', message, options)
   }
@@ -91,6 +101,8 @@ export class NoProcessError extends IronwoodError {
 
 /** A linked process exited abnormally, or the process was killed. */
 export class ExitError extends IronwoodError {
+  /** Always `'EEXIT'` (a type-only narrowing; no field is emitted). */
+  declare readonly code: 'EEXIT'
   /** The exit reason, as it travelled over the link (a term). */
   readonly reason: unknown
 
