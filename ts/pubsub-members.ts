@@ -33,7 +33,7 @@ export class CallbackMember implements LocalMember {
   }
 }
 
-/** A process member: the publication goes to its mailbox (subject to its mailbox limit). */
+/** @internal A process member: the publication goes to its mailbox (subject to its mailbox limit). */
 export class ProcessMember implements LocalMember {
   readonly id = newMemberId()
   index = -1
@@ -65,7 +65,7 @@ export function joinCallback(entry: TopicEntry, fn: PubSubCallback): LocalMember
   return m
 }
 
-/** Joins process `p` to `entry` (once). `p` must be alive. */
+/** @internal Joins process `p` to `entry` (once). `p` must be alive. */
 export function joinProcess(entry: TopicEntry, p: Process): void {
   if (entry.byKey.has(p)) return
   const m = new ProcessMember(entry, p)
@@ -78,7 +78,7 @@ export function joinProcess(entry: TopicEntry, p: Process): void {
   addLocal(m)
 }
 
-/** Takes the member `key` (a callback or process) out of `entry`; whether it was in. */
+/** @internal Takes the member `key` (a callback or process) out of `entry`; whether it was in. */
 export function leave(entry: TopicEntry, key: PubSubCallback | Process): boolean {
   const m = entry.byKey.get(key)
   if (m === undefined) return false

@@ -14,7 +14,10 @@
  * - a member that leaves during a fan-out is marked inactive at once (it gets
  *   nothing more) and taken out of the array afterwards; one that joins is
  *   appended and does not see the publication being delivered.
- * @internal
+ *
+ * Internal: not exported from the package root. (Not tagged internal here:
+ * with `stripInternal` the tag would also drop `LocalMember`, the first
+ * declaration, from the emitted .d.ts that still uses it.)
  * @module
  */
 
