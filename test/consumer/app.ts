@@ -23,11 +23,16 @@ import {
   monitor,
   node,
   nodes,
+  type PubSubMessage,
+  pubsub,
   rpc,
   send,
+  serve,
+  type ServerWebSocket,
   setLogger,
   spawn,
   state,
+  Subscription,
 } from 'ironwood'
 
 // Shared state, with the value types a user writes.
@@ -119,6 +124,66 @@ async function main(): Promise<void> {
     if (r.ok) console.log(r.node, r.value)
     else console.log(r.node, r.error.message)
   }
+
+  // Pub/sub: a Subscription, a callback and a process member.
+  interface Alert {
+    type: 'alert'
+    message: string
+  }
+  const sub = pubsub.subscribe<Alert>('notifications', { buffer: 100, overflow: 'drop_oldest' })
+  const first: Alert | undefined = await sub.receive({ timeout: 0 })
+  const sameClass: boolean = sub instanceof Subscription
+  const cb = pubsub.subscribe<Alert>('notifications', (msg, topic) => console.log(topic, msg.message))
+  pubsub.subscribe('notifications', echo)
+  const count: number = pubsub.publish('notifications', { type: 'alert', message: 'restart in 5 minutes' })
+  for await (const m of sub) {
+    console.log(m.message)
+    break
+  }
+  const isPubSub = (m: unknown): m is PubSubMessage<Alert> => (m as { type?: unknown }).type === 'pubsub'
+  spawn(async (self) => {
+    const msg = await self.receive(isPubSub)
+    console.log(msg.topic, msg.message.message)
+  })
+  cb.unsubscribe()
+  sub.unsubscribe()
+  pubsub.unsubscribe('notifications', echo)
+  console.log(first, sameClass, count, pubsub.members('notifications'), pubsub.topics())
+
+  // An HTTP server with lifecycle hooks and WebSockets joined to pub/sub topics.
+  const server = await serve(
+    async (req: Request) => {
+      if (new URL(req.url).pathname === '/count') return Response.json({ n: state.incr('hits') })
+      return new Response('hello')
+    },
+    {
+      port: 0,
+      hostname: '127.0.0.1',
+      hooks: {
+        onRequest: (req) => (req.headers.get('x-block') ? new Response('blocked', { status: 403 }) : req),
+        onResponse: (res) => {
+          res.headers.set('x-powered-by', 'ironwood')
+          return res
+        },
+        onError: (err) => new Response(String(err), { status: 500 }),
+      },
+      websocket: {
+        upgrade: (req) => ({ user: new URL(req.url).searchParams.get('user') ?? 'anonymous' }),
+        open(ws: ServerWebSocket<{ user: string }>) {
+          ws.subscribe(`user:${ws.data.user}`)
+        },
+        message(ws, data) {
+          ws.send(typeof data === 'string' ? data.toUpperCase() : data)
+        },
+        close(ws, code, reason) {
+          console.log(ws.data.user, code, reason)
+        },
+      },
+    },
+  )
+  server.publish('user:ada', { type: 'hello' })
+  await server.stop()
+
   await cluster.stop()
   console.log(n, byName, children, sum, predicted, typed, roles, many, name, left, keys, alive)
 }
