@@ -24,6 +24,9 @@ const MERGE = {
   'child-spec': 'supervisor',
   'supervisor-server': 'supervisor',
   node: 'cluster',
+  subscription: 'pubsub',
+  'serve-options': 'serve',
+  websocket: 'serve',
 }
 // Page titles; a page without one is titled by its module name.
 const TITLES = {
@@ -38,6 +41,8 @@ const TITLES = {
   errors: 'Errors',
   logger: 'Logger',
   introspection: 'Introspection',
+  pubsub: 'Pub/sub',
+  serve: 'HTTP server with hooks and WebSockets',
 }
 
 const index = readFileSync(join(root, 'ts/index.ts'), 'utf8')
