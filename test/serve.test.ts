@@ -135,6 +135,13 @@ describe('serve: the handler', () => {
     expect(await head.text()).toBe('')
   })
 
+  it('a handler can forward its Request with fetch (a proxy)', async () => {
+    const backend = await start((req) => new Response(`backend saw ${new URL(req.url).pathname} ${req.headers.get('x-trace')}`))
+    const proxy = await start((req) => fetch(new Request(new URL(new URL(req.url).pathname, backend.url), req)))
+    const res = await fetch(new URL('/api/items', proxy.url), { headers: { 'x-trace': 't1' } })
+    expect(await res.text()).toBe('backend saw /api/items t1')
+  })
+
   it('writes standard status lines, and no Content-Length on a 204', async () => {
     const server = await start((req) =>
       new URL(req.url).pathname === '/none' ? new Response(null, { status: 204 }) : new Response('made', { status: 201 }),
