@@ -78,6 +78,7 @@ export {
   Subscription,
   type SubscriptionReceiveOptions,
 } from './subscription.js'
+export { HubRing } from './hub-ring.js'
 // The distribution layer for processes: makes send/link/monitor/exit reach other nodes.
 import './remote.js'
 // GenServer calls and casts to other nodes (over RPC).

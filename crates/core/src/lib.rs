@@ -5,6 +5,7 @@ pub mod codec;
 pub mod handshake;
 pub mod msgpack;
 pub mod registry;
+pub mod ring;
 pub mod table;
 
 pub use registry::{MAX_TABLES, TableId, Tables, TooManyTables};

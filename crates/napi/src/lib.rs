@@ -8,5 +8,6 @@
 #![cfg_attr(test, allow(dead_code))]
 
 mod cluster;
+mod ring;
 mod scratch;
 mod table;
