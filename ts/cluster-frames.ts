@@ -20,6 +20,15 @@ export const FrameKind = {
   RpcReply: 0x31,
   RpcCast: 0x32,
   PubSub: 0x40,
+  HubHello: 0x50,
+  HubLeave: 0x51,
+  HubStart: 0x52,
+  HubStartReply: 0x53,
+  HubStop: 0x54,
+  HubStopReply: 0x55,
+  HubUpdate: 0x56,
+  HubSync: 0x57,
+  HubMigrate: 0x58,
 } as const
 
 /** A frame handler: the sending node's full name and the frame's payload. */

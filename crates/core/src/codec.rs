@@ -55,7 +55,7 @@ const SHRINK_ABOVE: usize = 4 * RETAINED_CAPACITY;
 
 /// What a frame is for. The numbers are the byte on the wire and never
 /// change meaning; they are grouped by area (0x0_ connection, 0x10
-/// messaging, 0x2_ links and monitors, 0x3_ RPC, 0x4_ pub/sub) so a packet
+/// messaging, 0x2_ links and monitors, 0x3_ RPC, 0x4_ pub/sub, 0x5_ process hub) so a packet
 /// capture reads at a glance. 0x00 is never a kind, so zeroed memory is
 /// refused as garbage. Apart from [`FrameKind::Close`], whose payload starts
 /// with a [`CloseCode`], the codec does not look inside payloads: their
@@ -108,11 +108,29 @@ pub enum FrameKind {
     /// Accepted and carried like any other kind; its payload is specified
     /// by the pub/sub issue.
     PubSub = 0x40,
+    /// Hub: a hub announces itself to a node (or answers an announcement).
+    HubHello = 0x50,
+    /// Hub: a hub leaves gracefully.
+    HubLeave = 0x51,
+    /// Hub: start a batch of children on the receiving (owner) node.
+    HubStart = 0x52,
+    /// Hub: the results of a [`FrameKind::HubStart`].
+    HubStartReply = 0x53,
+    /// Hub: stop a batch of children on the receiving node.
+    HubStop = 0x54,
+    /// Hub: the results of a [`FrameKind::HubStop`].
+    HubStopReply = 0x55,
+    /// Hub: changes to the sender's own registry entries.
+    HubUpdate = 0x56,
+    /// Hub: the sender's full list of its children (periodic repair).
+    HubSync = 0x57,
+    /// Hub: children handed to their new owner (cold swap).
+    HubMigrate = 0x58,
 }
 
 impl FrameKind {
     /// Every kind this version knows, in wire-number order.
-    pub const ALL: [FrameKind; 18] = [
+    pub const ALL: [FrameKind; 27] = [
         FrameKind::Hello,
         FrameKind::Challenge,
         FrameKind::Proof,
@@ -131,6 +149,15 @@ impl FrameKind {
         FrameKind::RpcReply,
         FrameKind::RpcCast,
         FrameKind::PubSub,
+        FrameKind::HubHello,
+        FrameKind::HubLeave,
+        FrameKind::HubStart,
+        FrameKind::HubStartReply,
+        FrameKind::HubStop,
+        FrameKind::HubStopReply,
+        FrameKind::HubUpdate,
+        FrameKind::HubSync,
+        FrameKind::HubMigrate,
     ];
 
     /// The kind whose wire byte is `byte`, or `None` if this version does
@@ -156,6 +183,15 @@ impl FrameKind {
             0x31 => FrameKind::RpcReply,
             0x32 => FrameKind::RpcCast,
             0x40 => FrameKind::PubSub,
+            0x50 => FrameKind::HubHello,
+            0x51 => FrameKind::HubLeave,
+            0x52 => FrameKind::HubStart,
+            0x53 => FrameKind::HubStartReply,
+            0x54 => FrameKind::HubStop,
+            0x55 => FrameKind::HubStopReply,
+            0x56 => FrameKind::HubUpdate,
+            0x57 => FrameKind::HubSync,
+            0x58 => FrameKind::HubMigrate,
             _ => return None,
         })
     }
@@ -188,6 +224,15 @@ impl FrameKind {
             FrameKind::RpcReply => "RpcReply",
             FrameKind::RpcCast => "RpcCast",
             FrameKind::PubSub => "PubSub",
+            FrameKind::HubHello => "HubHello",
+            FrameKind::HubLeave => "HubLeave",
+            FrameKind::HubStart => "HubStart",
+            FrameKind::HubStartReply => "HubStartReply",
+            FrameKind::HubStop => "HubStop",
+            FrameKind::HubStopReply => "HubStopReply",
+            FrameKind::HubUpdate => "HubUpdate",
+            FrameKind::HubSync => "HubSync",
+            FrameKind::HubMigrate => "HubMigrate",
         }
     }
 
