@@ -79,6 +79,28 @@ export {
   type SubscriptionReceiveOptions,
 } from './subscription.js'
 export { HubRing } from './hub-ring.js'
+export {
+  type ChildData,
+  Hub,
+  type HubChild,
+  type HubChildError,
+  type HubChildNodes,
+  type HubChildSpec,
+  type HubConfig,
+  HubError,
+  type HubErrorCode,
+  type HubHookHandler,
+  type HubHookName,
+  type HubHookOptions,
+  type HubHookPayloads,
+  type HubInitiated,
+  type HubRegistryEntry,
+  type HubRestart,
+  type HubStartOptions,
+  type HubStartResult,
+  type HubStopOptions,
+  type HubStopResult,
+} from './hub.js'
 // The distribution layer for processes: makes send/link/monitor/exit reach other nodes.
 import './remote.js'
 // GenServer calls and casts to other nodes (over RPC).

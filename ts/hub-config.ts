@@ -1,0 +1,246 @@
+/**
+ * The hub's configuration and child specs: types, ProcessHub's defaults, and
+ * validation. Wrong kinds are `TypeError`s and numbers out of range are
+ * `RangeError`s, each naming the field. Strategies that part 1 of the hub
+ * does not implement yet are refused by name rather than silently ignored.
+ * @module
+ */
+import { describe } from './check.js'
+import type { HubHookHandler, HubHookName } from './hub-hooks.js'
+import { HOOK_NAMES } from './hub-hooks.js'
+import { type Term, assertTerm } from './terms.js'
+
+/** When a hub child is restarted by its node's supervisor. */
+export type HubRestart = 'permanent' | 'transient' | 'temporary'
+
+/** A child of the hub: its cluster-wide unique id and how to start it. */
+export interface HubChildSpec {
+  /** Unique across the cluster. */
+  id: string
+  /** `[behaviourName, args]`: the class given to `Hub.define(behaviourName, …)`; `init` receives `args[0]`. */
+  start: [string, Term[]] | [string]
+  /** Default `'permanent'`. */
+  restart?: HubRestart | undefined
+  /** Kept with the child through moves; `tag` is answered by `hub.tagQuery`. */
+  metadata?: ({ tag?: string } & Record<string, Term>) | undefined
+}
+
+/** Options of `startChild`/`startChildren`. */
+export interface HubStartOptions {
+  /** Wait for the result (default true); false resolves at once with `{ status: 'start_initiated' }`. */
+  await?: boolean | undefined
+  /** Milliseconds to wait for each node's answer (default 5000). */
+  timeout?: number | undefined
+  /** Refuse an id that already runs anywhere in the cluster (default true). */
+  checkExisting?: boolean | undefined
+  /** On any failure: keep the ones that started (`'continue'`, default) or stop them (`'rollback'`). */
+  onFailure?: 'continue' | 'rollback' | undefined
+  /** `guided` distribution only: the node to start on (the first that is a hub member). */
+  nodes?: string[] | undefined
+}
+
+/** Options of `stopChild`/`stopChildren`. */
+export interface HubStopOptions {
+  /** Wait for the result (default true). */
+  await?: boolean | undefined
+  /** Milliseconds to wait for each node's answer (default 5000). */
+  timeout?: number | undefined
+}
+
+/** What `Hub.start` takes. Only the strategies listed in the types are implemented. */
+export interface HubConfig {
+  /** The hub's id: hubs with the same id on different nodes form one hub. */
+  id: string
+  /** Default `{ strategy: 'consistent_hashing' }`. */
+  distribution?: { strategy: 'consistent_hashing' } | { strategy: 'guided' } | undefined
+  /** Default `{ strategy: 'singularity' }` (replication is not implemented yet). */
+  redundancy?: { strategy: 'singularity' } | undefined
+  /** Default `{ strategy: 'cold_swap' }` (hot swap is not implemented yet). */
+  migration?: { strategy: 'cold_swap' } | undefined
+  /** Default `{ strategy: 'pubsub', interval: 15000 }`: changes are pushed at once, and a full sync every `interval` ms repairs drift. */
+  sync?: { strategy: 'pubsub'; interval?: number | undefined } | undefined
+  /** Default `{ strategy: 'divergence' }` (quorum strategies are not implemented yet). */
+  partition?: { strategy: 'divergence' } | undefined
+  /** Children started with the hub (each on its owner). */
+  children?: HubChildSpec[] | undefined
+  /** Hook handlers, added before the hub starts. */
+  hooks?: { [K in HubHookName]?: HubHookHandler<K> } | undefined
+  /** Restart intensity of each node's local supervisor (default 100 in 4 s). */
+  maxRestarts?: number | undefined
+  maxSeconds?: number | undefined
+  /** Milliseconds a child gets to stop before it is killed (default 60000 in ProcessHub; applies per child). */
+  shutdownTimeout?: number | undefined
+  /** Milliseconds between announcements to cluster nodes that have not joined yet (default 60000). */
+  discoverInterval?: number | undefined
+  /** A redistribution lock held longer than this (ms) is released (default 60000). */
+  deadlockRecoveryTimeout?: number | undefined
+  /** Accepted for ProcessHub compatibility; the registry keeps nothing to purge. */
+  storagePurgeInterval?: number | undefined
+  /** Milliseconds to wait for a migrated child to start on its new owner (default 15000). */
+  migrationTimeout?: number | undefined
+}
+
+/** @internal A validated config. */
+export interface NormalConfig {
+  id: string
+  guided: boolean
+  syncInterval: number
+  children: NormalChild[]
+  hooks: Array<[HubHookName, (payload: any) => unknown]>
+  maxRestarts: number
+  maxSeconds: number
+  shutdownTimeout: number
+  discoverInterval: number
+  deadlockRecoveryTimeout: number
+  migrationTimeout: number
+}
+
+/** @internal A validated child spec (what travels between nodes). */
+export interface NormalChild {
+  id: string
+  start: [string, Term[]]
+  restart: HubRestart
+  metadata: Record<string, Term>
+}
+
+const MAX_MS = 2 ** 31 - 1
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+}
+
+function ms(value: unknown, fallback: number, what: string, min = 1): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number') throw new TypeError(`${what} must be a number of milliseconds, got ${describe(value)}`)
+  if (!Number.isInteger(value) || value < min || value > MAX_MS) {
+    throw new RangeError(`${what} must be an integer from ${min} to ${MAX_MS} ms, got ${value}`)
+  }
+  return value
+}
+
+function strategy(value: unknown, what: string, allowed: readonly string[], later: readonly string[], fallback: string): string {
+  if (value === undefined) return fallback
+  if (!isObject(value)) throw new TypeError(`Hub.start: ${what} must be an object like { strategy: '${fallback}' }`)
+  const s = value.strategy
+  if (typeof s === 'string' && later.includes(s)) {
+    throw new TypeError(`Hub.start: ${what} strategy '${s}' is not implemented yet; use ${allowed.map((a) => `'${a}'`).join(' or ')}`)
+  }
+  if (typeof s !== 'string' || !allowed.includes(s)) {
+    throw new TypeError(`Hub.start: ${what}.strategy must be ${allowed.map((a) => `'${a}'`).join(' or ')}, got ${describe(s)}`)
+  }
+  return s
+}
+
+const RESTARTS: readonly string[] = ['permanent', 'transient', 'temporary']
+const ID_MAX = 1024
+
+/** @internal Validates one child spec; `defined` says whether a behaviour name exists here. */
+export function normalizeChild(spec: unknown, what: string, defined: (name: string) => boolean): NormalChild {
+  if (!isObject(spec)) throw new TypeError(`${what} must be a child spec like { id, start: ['device', [arg]] }, got ${describe(spec)}`)
+  const { id, start, restart = 'permanent', metadata = {} } = spec
+  if (typeof id !== 'string' || id.length === 0) throw new TypeError(`${what}.id must be a non-empty string, got ${describe(id)}`)
+  if (id.length > ID_MAX) throw new RangeError(`${what}.id is ${id.length} characters long; the limit is ${ID_MAX}`)
+  if (!Array.isArray(start) || start.length < 1 || start.length > 2 || typeof start[0] !== 'string') {
+    throw new TypeError(`${what}.start must be [behaviourName, args], got ${describe(start)}`)
+  }
+  const [name, args = []] = start as [string, unknown]
+  if (!defined(name)) {
+    throw new TypeError(`${what}.start names behaviour '${name}', which is not defined (call Hub.define('${name}', Class) on every node)`)
+  }
+  if (!Array.isArray(args)) throw new TypeError(`${what}.start[1] must be an array of arguments, got ${describe(args)}`)
+  if (args.length > 1) throw new RangeError(`${what}.start[1] has ${args.length} arguments; a GenServer's init takes one (args[0])`)
+  assertTerm(args, `${what}.start[1]`)
+  if (typeof restart !== 'string' || !RESTARTS.includes(restart)) {
+    throw new TypeError(`${what}.restart must be 'permanent', 'transient' or 'temporary', got ${describe(restart)}`)
+  }
+  if (!isObject(metadata)) throw new TypeError(`${what}.metadata must be a plain object, got ${describe(metadata)}`)
+  if (metadata.tag !== undefined && typeof metadata.tag !== 'string') throw new TypeError(`${what}.metadata.tag must be a string`)
+  assertTerm(metadata, `${what}.metadata`)
+  return { id, start: [name, args as Term[]], restart: restart as HubRestart, metadata: metadata as Record<string, Term> }
+}
+
+/** @internal Validates `Hub.start`'s config and fills ProcessHub's defaults. */
+export function normalizeConfig(config: unknown, defined: (name: string) => boolean): NormalConfig {
+  if (!isObject(config)) throw new TypeError('Hub.start: expected a config object like { id: "devices" }')
+  const { id } = config
+  if (typeof id !== 'string' || id.length === 0 || id.length > 255) throw new TypeError(`Hub.start: id must be a string of 1-255 characters, got ${describe(id)}`)
+  const guided = strategy(config.distribution, 'distribution', ['consistent_hashing', 'guided'], [], 'consistent_hashing') === 'guided'
+  strategy(config.redundancy, 'redundancy', ['singularity'], ['replication'], 'singularity')
+  strategy(config.migration, 'migration', ['cold_swap'], ['hot_swap'], 'cold_swap')
+  strategy(config.sync, 'sync', ['pubsub'], ['gossip'], 'pubsub')
+  strategy(config.partition, 'partition', ['divergence'], ['static_quorum', 'dynamic_quorum'], 'divergence')
+  const syncInterval = ms(isObject(config.sync) ? config.sync.interval : undefined, 15_000, 'Hub.start: sync.interval')
+  const children = config.children ?? []
+  if (!Array.isArray(children)) throw new TypeError(`Hub.start: children must be an array of child specs, got ${describe(children)}`)
+  const seen = new Set<string>()
+  const normal = children.map((c, i) => {
+    const n = normalizeChild(c, `Hub.start: children[${i}]`, defined)
+    if (seen.has(n.id)) throw new TypeError(`Hub.start: children[${i}].id '${n.id}' is a duplicate`)
+    seen.add(n.id)
+    return n
+  })
+  const hooks: NormalConfig['hooks'] = []
+  if (config.hooks !== undefined) {
+    if (!isObject(config.hooks)) throw new TypeError('Hub.start: hooks must be an object of { hookName: handler }')
+    for (const [name, fn] of Object.entries(config.hooks)) {
+      if (!HOOK_NAMES.includes(name as HubHookName)) throw new TypeError(`Hub.start: unknown hook '${name}'; hooks are ${HOOK_NAMES.join(', ')}`)
+      if (typeof fn !== 'function') throw new TypeError(`Hub.start: hooks.${name} must be a function`)
+      hooks.push([name as HubHookName, fn as (payload: any) => unknown])
+    }
+  }
+  const { maxRestarts = 100, maxSeconds = 4 } = config
+  if (typeof maxRestarts !== 'number' || !Number.isInteger(maxRestarts) || maxRestarts < 0) {
+    throw new RangeError(`Hub.start: maxRestarts must be an integer ≥ 0, got ${describe(maxRestarts)}`)
+  }
+  if (typeof maxSeconds !== 'number' || !(maxSeconds > 0) || maxSeconds === Infinity) {
+    throw new RangeError(`Hub.start: maxSeconds must be a positive, finite number, got ${describe(maxSeconds)}`)
+  }
+  ms(config.storagePurgeInterval, 15_000, 'Hub.start: storagePurgeInterval')
+  return {
+    id,
+    guided,
+    syncInterval,
+    children: normal,
+    hooks,
+    maxRestarts,
+    maxSeconds,
+    shutdownTimeout: ms(config.shutdownTimeout, 60_000, 'Hub.start: shutdownTimeout', 0),
+    discoverInterval: ms(config.discoverInterval, 60_000, 'Hub.start: discoverInterval'),
+    deadlockRecoveryTimeout: ms(config.deadlockRecoveryTimeout, 60_000, 'Hub.start: deadlockRecoveryTimeout'),
+    migrationTimeout: ms(config.migrationTimeout, 15_000, 'Hub.start: migrationTimeout'),
+  }
+}
+
+/** @internal Validated start options. */
+export interface NormalStartOptions {
+  await: boolean
+  timeout: number
+  checkExisting: boolean
+  rollback: boolean
+  nodes: string[] | undefined
+}
+
+/** @internal */
+export function normalizeStartOptions(opts: unknown, what: string): NormalStartOptions {
+  if (opts === undefined) return { await: true, timeout: 5000, checkExisting: true, rollback: false, nodes: undefined }
+  if (!isObject(opts)) throw new TypeError(`${what}: options must be an object`)
+  const { await: wait = true, checkExisting = true, onFailure = 'continue', nodes } = opts
+  if (typeof wait !== 'boolean') throw new TypeError(`${what}: await must be a boolean, got ${describe(wait)}`)
+  if (typeof checkExisting !== 'boolean') throw new TypeError(`${what}: checkExisting must be a boolean, got ${describe(checkExisting)}`)
+  if (onFailure !== 'continue' && onFailure !== 'rollback') {
+    throw new TypeError(`${what}: onFailure must be 'continue' or 'rollback', got ${describe(onFailure)}`)
+  }
+  if (nodes !== undefined && (!Array.isArray(nodes) || nodes.some((n) => typeof n !== 'string' || n.length === 0))) {
+    throw new TypeError(`${what}: nodes must be an array of node names`)
+  }
+  return { await: wait, timeout: ms(opts.timeout, 5000, `${what}: timeout`), checkExisting, rollback: onFailure === 'rollback', nodes: nodes as string[] | undefined }
+}
+
+/** @internal */
+export function normalizeStopOptions(opts: unknown, what: string): { await: boolean; timeout: number } {
+  if (opts === undefined) return { await: true, timeout: 5000 }
+  if (!isObject(opts)) throw new TypeError(`${what}: options must be an object`)
+  const { await: wait = true } = opts
+  if (typeof wait !== 'boolean') throw new TypeError(`${what}: await must be a boolean, got ${describe(wait)}`)
+  return { await: wait, timeout: ms(opts.timeout, 5000, `${what}: timeout`) }
+}

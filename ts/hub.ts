@@ -1,0 +1,992 @@
+/**
+ * The process hub (Elixir's ProcessHub): many GenServer children spread over
+ * the nodes of a cluster by consistent (rendezvous) hashing, exactly one of
+ * each alive, found by id from any node through a replicated registry, and
+ * moved when nodes join or leave. See docs/hub.md for placement, the
+ * registry's consistency model and every hook.
+ *
+ * Every node runs the same rules on the same inputs: the ring owner of an id
+ * is the one node that may start it, each node is the only writer of its own
+ * children's registry entries, and a membership change makes every node
+ * compute the same moves with no coordinator.
+ * @module
+ */
+import { addListener, removeListener } from './cluster-events.js'
+import { type SendResult, offFrame, onFrame, sendFrame } from './cluster-frames.js'
+import { nodes as clusterNodes } from './cluster.js'
+import { DynamicSupervisor } from './dynamic-supervisor.js'
+import { ConnectionError, TimeoutError } from './errors.js'
+import { GenServer } from './genserver.js'
+import {
+  type HubChildSpec,
+  type HubConfig,
+  type HubStartOptions,
+  type HubStopOptions,
+  type NormalChild,
+  type NormalConfig,
+  type NormalStartOptions,
+  normalizeChild,
+  normalizeConfig,
+  normalizeStartOptions,
+  normalizeStopOptions,
+} from './hub-config.js'
+import { HubError } from './hub-errors.js'
+import { type HubChildNodes, type HubHookHandler, type HubHookName, type HubHookOptions, HubHooks } from './hub-hooks.js'
+import { HubFrame, type Payloads, type WireChild, type WireEntry, type WireResult, decodePayload, encodePayload } from './hub-protocol.js'
+import { HubRegistry, type RegEntry } from './hub-registry.js'
+import { HubRing } from './hub-ring.js'
+import { log } from './logger.js'
+import { node as localNode } from './node.js'
+import type { Pid } from './pid.js'
+import { type ExitReason, onExit } from './process.js'
+import type { Term } from './terms.js'
+
+export type { HubChildSpec, HubConfig, HubRestart, HubStartOptions, HubStopOptions } from './hub-config.js'
+export type { ChildData, HubChildNodes, HubHookHandler, HubHookName, HubHookOptions, HubHookPayloads } from './hub-hooks.js'
+export { HubError, type HubErrorCode } from './hub-errors.js'
+
+/** A child and where it runs. */
+export type HubChild = HubChildNodes
+
+/** One child's failure in a batch: which child, which node, why. */
+export interface HubChildError {
+  id: string
+  node: string
+  /** `'already_started'`, `'not_found'`, `'timeout'`, `'noconnection'`, `'bad_nodes'`, or `'start_failed: <message>'`. */
+  reason: string
+  /** For `'already_started'`: the running child's pid. */
+  pid?: Pid | undefined
+}
+
+/** The awaited result of `startChildren`. */
+export interface HubStartResult {
+  status: 'ok' | 'error'
+  started: HubChild[]
+  errors: HubChildError[]
+  /** Whether the children that did start were stopped again (`onFailure: 'rollback'`). */
+  rollback: boolean
+}
+
+/** The awaited result of `stopChildren`. */
+export interface HubStopResult {
+  status: 'ok' | 'error'
+  stopped: HubChild[]
+  errors: HubChildError[]
+}
+
+/** `{ await: false }`: the request was sent; results are not awaited. */
+export interface HubInitiated {
+  status: 'start_initiated' | 'stop_initiated'
+}
+
+/** A registry entry as `hub.registry()` and `childLookup(id, { withMetadata: true })` report it. */
+export interface HubRegistryEntry extends HubChild {
+  metadata: Record<string, Term>
+}
+
+type GenServerClass = new () => GenServer
+
+const behaviours = new Map<string, GenServerClass>()
+const running = new Map<string, Hub>()
+/** Frames for one hub share a lane so that, per pair of nodes, they arrive in the order sent. */
+const LANE = 7
+/** Children per Start/Update/Sync/Migrate frame: far below the 8 MiB frame limit. */
+const CHUNK = 5000
+
+interface LocalChild {
+  child: NormalChild
+  pid: Pid | null
+  stopping: boolean
+}
+
+interface PendingReq {
+  node: string
+  ids: string[]
+  resolve: (results: WireResult[]) => void
+  timer: ReturnType<typeof setTimeout>
+}
+
+function isNormalExit(reason: ExitReason): boolean {
+  return (
+    reason === 'normal' ||
+    reason === 'shutdown' ||
+    (typeof reason === 'object' && reason !== null && 'shutdown' in reason && Object.keys(reason).length === 1)
+  )
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error)
+}
+
+let wired = false
+/** Routes hub frames and cluster events to the running hubs (once per process). */
+function wire(): void {
+  if (wired) return
+  wired = true
+  const route = <K extends keyof Payloads>(kind: K, handle: (hub: Hub, from: string, p: Payloads[K]) => void): void => {
+    onFrame(HubFrame[kind], (from, bytes) => {
+      const p = decodePayload(kind, bytes)
+      if (typeof p === 'string') {
+        log({ level: 'warn', message: `hub: dropped a ${kind} frame from ${from}: ${p}` })
+        return
+      }
+      const hub = running.get(p.h)
+      if (hub !== undefined) handle(hub, from, p)
+    })
+  }
+  route('Hello', (h, from, p) => h._onHello(from, p))
+  route('Leave', (h, from) => h._onLeave(from))
+  route('Start', (h, from, p) => h._onStart(from, p))
+  route('StartReply', (h, from, p) => h._onReply(from, p))
+  route('Stop', (h, from, p) => h._onStop(from, p))
+  route('StopReply', (h, from, p) => h._onReply(from, p))
+  route('Update', (h, from, p) => h._onUpdate(from, p))
+  route('Sync', (h, from, p) => h._onSync(from, p))
+  route('Migrate', (h, from, p) => h._onMigrate(from, p))
+  addListener('nodeup', onNodeUp)
+  addListener('nodedown', onNodeDown)
+}
+
+function onNodeUp(n: string): void {
+  for (const h of running.values()) h._announce(n)
+}
+function onNodeDown(n: string): void {
+  for (const h of running.values()) h._memberLeft(n, 'nodedown')
+}
+
+function unwire(): void {
+  if (!wired || running.size > 0) return
+  wired = false
+  for (const k of Object.values(HubFrame)) offFrame(k)
+  removeListener('nodeup', onNodeUp)
+  removeListener('nodedown', onNodeDown)
+}
+
+/**
+ * A running hub on this node. Every node that joins the hub calls
+ * `Hub.define` for the same behaviours and `Hub.start` with the same `id`.
+ */
+export class Hub {
+  /** The hub's id. */
+  readonly id: string
+  readonly #cfg: NormalConfig
+  readonly #hooks: HubHooks
+  readonly #ring: HubRing
+  readonly #reg: HubRegistry
+  #sup!: DynamicSupervisor
+  #self: string
+  readonly #local = new Map<string, LocalChild>()
+  #alive = true
+  #locks = 0
+  #lockTimer: ReturnType<typeof setTimeout> | undefined
+  #lockWaiters: Array<() => void> = []
+  readonly #pending = new Map<number, PendingReq>()
+  #nextRef = 1
+  readonly #timers: Array<ReturnType<typeof setInterval>> = []
+  #outPut = new Map<string, WireEntry>()
+  #outDel = new Set<string>()
+  #flushQueued = false
+  readonly #syncIn = new Map<string, RegEntry[]>()
+  // Hub peers, updated as soon as a Hello or a loss arrives (the ring follows
+  // in the serialized membership step): registry frames from a peer that
+  // said Hello are accepted even before the ring has it.
+  readonly #peers = new Set<string>()
+  // Serializes membership changes so each runs to its end before the next.
+  #membership: Promise<void> = Promise.resolve()
+
+  /** Use {@link Hub.start}. */
+  private constructor(cfg: NormalConfig) {
+    this.id = cfg.id
+    this.#cfg = cfg
+    this.#hooks = new HubHooks(cfg.id)
+    for (const [name, fn] of cfg.hooks) this.#hooks.on(name, fn as never)
+    this.#self = localNode()
+    this.#ring = new HubRing([this.#self])
+    this.#reg = new HubRegistry(cfg.id, this.#hooks)
+  }
+
+  /**
+   * Defines the GenServer class that children started as `[name, args]`
+   * run. Call it with the same names on every node of the hub. Redefining a
+   * name replaces its class for children started afterwards.
+   */
+  static define(name: string, Class: GenServerClass): void {
+    if (typeof name !== 'string' || name.length === 0) throw new TypeError('Hub.define: name must be a non-empty string')
+    if (typeof Class !== 'function' || !(Class.prototype instanceof GenServer)) {
+      throw new TypeError(`Hub.define('${name}'): expected a class that extends GenServer`)
+    }
+    behaviours.set(name, Class)
+  }
+
+  /**
+   * Starts this node's part of hub `config.id` (one per id per process):
+   * announces it to every connected node, starts the static `children` on
+   * their owners, and resolves once this node is serving. TypeError/RangeError
+   * for a bad config, including strategies not implemented yet.
+   */
+  static async start(config: HubConfig): Promise<Hub> {
+    const cfg = normalizeConfig(config, (n) => behaviours.has(n))
+    if (running.has(cfg.id)) throw new Error(`Hub.start: hub '${cfg.id}' is already running on this node`)
+    const hub = new Hub(cfg)
+    running.set(cfg.id, hub)
+    try {
+      hub.#sup = await DynamicSupervisor.start({ maxRestarts: cfg.maxRestarts, maxSeconds: cfg.maxSeconds })
+    } catch (error) {
+      running.delete(cfg.id)
+      throw error
+    }
+    hub.#watchSupervisor()
+    wire()
+    for (const n of clusterNodes()) hub._announce(n)
+    hub.#timers.push(setInterval(() => hub.#periodicSync(), cfg.syncInterval))
+    hub.#timers.push(setInterval(() => hub.#discover(), cfg.discoverInterval))
+    for (const t of hub.#timers) t.unref()
+    if (cfg.children.length > 0) {
+      // Each static child is started by whichever node owns it; a node that
+      // joins later starts the ones it comes to own (duplicates are refused).
+      const r = (await hub.startChildren(cfg.children as HubChildSpec[], { await: true })) as HubStartResult
+      for (const e of r.errors) {
+        if (e.reason !== 'already_started') log({ level: 'warn', message: `hub ${cfg.id}: static child ${e.id} did not start on ${e.node}: ${e.reason}` })
+      }
+    }
+    return hub
+  }
+
+  // ---------------------------------------------------------------- public API
+
+  /** Starts one child on its owner. See {@link HubStartOptions}; throws {@link HubError}, TimeoutError or ConnectionError when awaited. */
+  async startChild(spec: HubChildSpec, opts?: HubStartOptions): Promise<HubChild | HubInitiated> {
+    const r = await this.startChildren([spec], opts)
+    if ('started' in r) {
+      const e = r.errors[0]
+      if (e !== undefined) throw this.#errorOf(e, normalizeStartOptions(opts, 'hub.startChild').timeout)
+      return r.started[0]!
+    }
+    return r
+  }
+
+  /**
+   * Starts a batch: each child on its owner, one frame per node (not one
+   * per child). Awaited: `{ status, started, errors, rollback }`; a node that
+   * does not answer within `timeout` is an error entry per child, not a hang.
+   */
+  async startChildren(specs: HubChildSpec[], opts?: HubStartOptions): Promise<HubStartResult | HubInitiated> {
+    this.#checkAlive('startChildren')
+    const o = normalizeStartOptions(opts, 'hub.startChildren')
+    if (!Array.isArray(specs)) throw new TypeError('hub.startChildren: expected an array of child specs')
+    const seen = new Set<string>()
+    const children = specs.map((s, i) => {
+      const c = normalizeChild(s, `hub.startChildren: specs[${i}]`, (n) => behaviours.has(n))
+      if (seen.has(c.id)) throw new TypeError(`hub.startChildren: specs[${i}].id '${c.id}' appears twice in the batch`)
+      seen.add(c.id)
+      return c
+    })
+    if (this.#cfg.guided && (o.nodes === undefined || o.nodes.length === 0)) {
+      throw new TypeError("hub.startChildren: the 'guided' distribution needs { nodes: [...] } in the options")
+    }
+    const work = this.#startRouted(children, o)
+    if (!o.await) {
+      work.catch((error: unknown) => log({ level: 'error', message: `hub ${this.id}: an unawaited start failed`, error }))
+      return { status: 'start_initiated' }
+    }
+    return work
+  }
+
+  /** Stops one child wherever it runs; throws {@link HubError} `ENOTFOUND` for an unknown id. */
+  async stopChild(id: string, opts?: HubStopOptions): Promise<HubChild | HubInitiated> {
+    const r = await this.stopChildren([id], opts)
+    if ('stopped' in r) {
+      const e = r.errors[0]
+      if (e !== undefined) throw this.#errorOf(e, normalizeStopOptions(opts, 'hub.stopChild').timeout)
+      return r.stopped[0]!
+    }
+    return r
+  }
+
+  /** Stops a batch, one frame per node. Awaited: `{ status, stopped, errors }`. */
+  async stopChildren(ids: string[], opts?: HubStopOptions): Promise<HubStopResult | HubInitiated> {
+    this.#checkAlive('stopChildren')
+    const o = normalizeStopOptions(opts, 'hub.stopChildren')
+    if (!Array.isArray(ids) || ids.some((id) => typeof id !== 'string' || id.length === 0)) {
+      throw new TypeError('hub.stopChildren: expected an array of non-empty child ids')
+    }
+    const work = this.#stopRouted([...new Set(ids)], o.timeout)
+    if (!o.await) {
+      work.catch((error: unknown) => log({ level: 'error', message: `hub ${this.id}: an unawaited stop failed`, error }))
+      return { status: 'stop_initiated' }
+    }
+    return work
+  }
+
+  /** The pid of child `id`, from this node's registry (no network). */
+  whereIs(id: string): Pid | undefined {
+    return this.#reg.location(id)?.pid
+  }
+
+  /** Where child `id` runs (`[]` if unknown); with `withMetadata`, also its metadata. */
+  childLookup(id: string): Array<{ node: string; pid: Pid }>
+  childLookup(id: string, opts: { withMetadata: true }): { nodes: Array<{ node: string; pid: Pid }>; metadata: Record<string, Term> } | undefined
+  childLookup(id: string, opts?: { withMetadata?: boolean }): unknown {
+    if (opts?.withMetadata === true) {
+      const e = this.#reg.get(id)
+      return e === undefined ? undefined : { nodes: [{ node: e.node, pid: e.pid }], metadata: e.child.metadata }
+    }
+    const l = this.#reg.location(id)
+    return l === undefined ? [] : [{ node: l.node, pid: l.pid }]
+  }
+
+  /** Every child (`'global'`, from the registry, sorted by id) or this node's (`'local'`). */
+  processList(scope: 'global' | 'local' = 'global'): HubChild[] {
+    checkScope(scope, 'processList')
+    const entries = scope === 'global' ? this.#reg.all() : this.#reg.entries([...this.#local.keys()].sort())
+    return entries.map((e) => ({ id: e.id, nodes: [{ node: e.node, pid: e.pid }] }))
+  }
+
+  /** `'local'`: this node's children; `'global'`: every node's, grouped by node. */
+  whichChildren(scope: 'global' | 'local' = 'local'): Array<{ node: string; children: Array<{ id: string; pid: Pid }> }> {
+    checkScope(scope, 'whichChildren')
+    const byNode = new Map<string, Array<{ id: string; pid: Pid }>>()
+    const entries = scope === 'global' ? this.#reg.all() : this.#reg.entries([...this.#local.keys()].sort())
+    for (const e of entries) {
+      let list = byNode.get(e.node)
+      if (list === undefined) byNode.set(e.node, (list = []))
+      list.push({ id: e.id, pid: e.pid })
+    }
+    return [...byNode].sort(([a], [b]) => (a < b ? -1 : 1)).map(([node, children]) => ({ node, children }))
+  }
+
+  /** The whole registry of this node, sorted by id. */
+  registry(): HubRegistryEntry[] {
+    return this.#reg.all().map((e) => ({ id: e.id, nodes: [{ node: e.node, pid: e.pid }], metadata: e.child.metadata }))
+  }
+
+  /** The children whose `metadata.tag` is `tag` (a scan of the registry). */
+  tagQuery(tag: string): HubChild[] {
+    if (typeof tag !== 'string') throw new TypeError('hub.tagQuery: tag must be a string')
+    return this.#reg
+      .all()
+      .filter((e) => e.child.metadata.tag === tag)
+      .map((e) => ({ id: e.id, nodes: [{ node: e.node, pid: e.pid }] }))
+  }
+
+  /** Whether this node's hub is running. */
+  isAlive(): boolean {
+    return this.#alive
+  }
+
+  /** Whether the hub is redistributing (starts wait until it is not). */
+  isLocked(): boolean {
+    return this.#locks > 0
+  }
+
+  /** Always false under the `divergence` partition strategy (the only one implemented). */
+  isPartitioned(): boolean {
+    return false
+  }
+
+  /** The hub's member nodes (sorted), this node included unless `includeLocal: false`. */
+  nodes(opts: { includeLocal?: boolean } = {}): string[] {
+    this.#refreshSelf()
+    const all = this.#ring.nodes()
+    return opts.includeLocal === false ? all.filter((n) => n !== this.#self) : all
+  }
+
+  /** Adds a hook handler; returns its id. TypeError for an unknown hook or a duplicate id. */
+  on<K extends HubHookName>(name: K, handler: HubHookHandler<K>, opts?: HubHookOptions): string {
+    return this.#hooks.on(name, handler, opts)
+  }
+
+  /** Removes a hook handler; whether it was there. */
+  off(name: HubHookName, handlerId: string): boolean {
+    return this.#hooks.off(name, handlerId)
+  }
+
+  /**
+   * Leaves the hub gracefully: this node's children are stopped and handed
+   * to their new owners (cold swap), the other nodes are told, and the local
+   * supervisor stops. With no other member, the children just stop.
+   */
+  async stop(): Promise<void> {
+    if (!this.#alive) return
+    this.#hooks.emit('hubShutdown', { reason: 'stop' })
+    await this.#serial(async () => {
+      this.#lock('shutdown')
+      this.#refreshSelf()
+      this.#ring.remove(this.#self)
+      const handOff = new Map<string, NormalChild[]>()
+      for (const [id, lc] of this.#local) {
+        const to = this.#ring.owner(id)
+        if (to !== undefined) {
+          let list = handOff.get(to)
+          if (list === undefined) handOff.set(to, (list = []))
+          list.push(lc.child)
+        }
+      }
+      await this.#stopLocalMany([...this.#local.keys()])
+      this.#flush()
+      for (const [to, list] of handOff) {
+        this.#sendChunks(to, 'Migrate', list, (children) => ({ h: this.id, children }))
+        this.#hooks.emit('forwardedMigration', { ids: list.map((c) => c.id), to })
+      }
+      for (const n of this.#peers) this.#send(n, 'Leave', { h: this.id })
+      this.#alive = false
+      for (const t of this.#timers) clearInterval(t)
+      for (const p of this.#pending.values()) {
+        clearTimeout(p.timer)
+        p.resolve(p.ids.map((id) => ({ id, error: 'noconnection' })))
+      }
+      this.#pending.clear()
+      running.delete(this.id)
+      unwire()
+      await this.#sup.stop().catch(() => {})
+      this.#reg.clear()
+      this.#unlock()
+    })
+  }
+
+  // ------------------------------------------------------------- starting
+
+  async #startRouted(children: NormalChild[], o: NormalStartOptions): Promise<HubStartResult> {
+    await this.#whenUnlocked()
+    this.#refreshSelf()
+    const errors: HubChildError[] = []
+    const groups = new Map<string, WireChild[]>()
+    const guided = this.#cfg.guided ? o.nodes!.filter((n) => this.#ring.has(n)) : undefined
+    const owners = guided === undefined ? this.#ring.ownerMany(children.map((c) => c.id)) : []
+    children.forEach((c0, i) => {
+      let target = guided === undefined ? owners[i]! : guided[0]
+      let c = c0
+      if (this.#hooks.has('childDataAlter')) {
+        const altered = this.#hooks.alter({ spec: { id: c.id, start: c.start, restart: c.restart }, metadata: c.metadata, nodes: target === undefined ? [] : [target] })
+        c = { id: c.id, start: altered.spec.start, restart: altered.spec.restart, metadata: altered.metadata }
+        if (altered.nodes[0] !== undefined && this.#ring.has(altered.nodes[0])) target = altered.nodes[0]
+      }
+      if (o.checkExisting) {
+        const at = this.#reg.location(c.id)
+        if (at !== undefined) {
+          errors.push({ id: c.id, node: at.node, reason: 'already_started', pid: at.pid })
+          return
+        }
+      }
+      if (target === undefined) {
+        errors.push({ id: c.id, node: this.#self, reason: 'bad_nodes' })
+        return
+      }
+      let list = groups.get(target)
+      if (list === undefined) groups.set(target, (list = []))
+      list.push(c)
+    })
+    const toStart = [...groups.values()].flat()
+    if (toStart.length > 0) this.#hooks.emit('preChildrenStart', { children: toStart.map((c) => ({ id: c.id, start: c.start })) })
+    const outcomes = await Promise.all(
+      [...groups].map(async ([target, list]) => {
+        const results =
+          target === this.#self ? await this.#startLocalMany(list, o.checkExisting) : await this.#request(target, 'Start', list, o.timeout, (part, ref) => ({ h: this.id, ref, children: part, check: o.checkExisting }))
+        return results.map((r) => [target, r] as const)
+      }),
+    )
+    const started: HubChild[] = []
+    for (const [target, r] of outcomes.flat()) {
+      if ('pid' in r && !('error' in r)) started.push({ id: r.id, nodes: [{ node: target, pid: r.pid }] })
+      else errors.push({ id: r.id, node: r.node ?? target, reason: (r as { error: string }).error, pid: (r as { pid?: Pid }).pid })
+    }
+    if (toStart.length > 0) {
+      this.#hooks.emit('postChildrenStart', {
+        results: outcomes.flat().map(([, r]) => ('error' in r ? { id: r.id, error: r.error } : { id: r.id, pid: r.pid })),
+      })
+    }
+    let rollback = false
+    if (o.rollback && errors.length > 0 && started.length > 0) {
+      await this.#stopRouted(
+        started.map((s) => s.id),
+        o.timeout,
+      )
+      rollback = true
+    }
+    return { status: errors.length > 0 ? 'error' : 'ok', started: rollback ? [] : started, errors, rollback }
+  }
+
+  /** Starts children on this node (under its supervisor); one result each, in order. */
+  async #startLocalMany(children: WireChild[], check: boolean): Promise<WireResult[]> {
+    const results = await Promise.all(children.map((c) => this.#startLocal(c, check)))
+    const started = results.filter((r): r is { id: string; pid: Pid } => !('error' in r))
+    if (started.length > 0) this.#hooks.emit('processStartups', { started })
+    return results
+  }
+
+  async #startLocal(child: WireChild, check: boolean): Promise<WireResult> {
+    const id = child.id
+    const mine = this.#local.get(id)
+    if (mine !== undefined) return { id, error: 'already_started', node: this.#self, ...(mine.pid && { pid: mine.pid }) }
+    if (check) {
+      const at = this.#reg.location(id)
+      if (at !== undefined && at.node !== this.#self) return { id, error: 'already_started', node: at.node, pid: at.pid }
+    }
+    const Class = behaviours.get(child.start[0])
+    if (Class === undefined) return { id, error: `start_failed: behaviour '${child.start[0]}' is not defined on ${this.#self}` }
+    const lc: LocalChild = { child, pid: null, stopping: false }
+    this.#local.set(id, lc)
+    try {
+      const pid = await this.#sup.startChild({
+        start: async () => {
+          const pid = await GenServer.start(Class, child.start[1][0] as never)
+          this.#childStarted(lc, pid)
+          return pid
+        },
+        restart: child.restart,
+        shutdown: this.#cfg.shutdownTimeout,
+      })
+      return { id, pid }
+    } catch (error) {
+      if (this.#local.get(id) === lc) this.#local.delete(id)
+      return { id, error: `start_failed: ${messageOf(error)}` }
+    }
+  }
+
+  /** A child's (re)start: registry entry, broadcast, and the exit watch. */
+  #childStarted(lc: LocalChild, pid: Pid): void {
+    const restarted = lc.pid !== null
+    lc.pid = pid
+    if (this.#local.get(lc.child.id) !== lc || lc.stopping) return
+    const entry: RegEntry = { id: lc.child.id, node: this.#self, pid, child: lc.child }
+    this.#reg.put(entry)
+    this.#queuePut(entry)
+    if (restarted) this.#hooks.emit('childPidUpdate', { id: lc.child.id, node: this.#self, pid })
+    const proc = pid.proc
+    if (proc !== null) onExit(proc, (reason) => this.#childExited(lc, pid, reason))
+  }
+
+  #childExited(lc: LocalChild, pid: Pid, reason: ExitReason): void {
+    if (lc.pid !== pid || lc.stopping || this.#local.get(lc.child.id) !== lc) return
+    const { restart, id } = lc.child
+    const restarts = restart === 'permanent' || (restart === 'transient' && !isNormalExit(reason))
+    if (restarts) return // the supervisor starts it again; #childStarted records the new pid
+    // Not restarted (transient exit 'normal', or temporary): removed cluster-wide.
+    this.#local.delete(id)
+    this.#forgetLocal(id)
+  }
+
+  #watchSupervisor(): void {
+    const proc = this.#sup.pid.proc
+    if (proc === null) return
+    onExit(proc, (reason) => {
+      if (!this.#alive) return
+      // Restart intensity exceeded: every local child is gone. Start a new
+      // supervisor and the children again (they stay this node's to run).
+      log({ level: 'error', message: `hub ${this.id}: the local supervisor exited (${String(reason)}); restarting it and its ${this.#local.size} children` })
+      const children = [...this.#local.values()].map((lc) => lc.child)
+      for (const c of children) this.#local.delete(c.id)
+      void DynamicSupervisor.start({ maxRestarts: this.#cfg.maxRestarts, maxSeconds: this.#cfg.maxSeconds }).then(async (sup) => {
+        this.#sup = sup
+        this.#watchSupervisor()
+        const results = await this.#startLocalMany(children, false)
+        for (const r of results) if ('error' in r) this.#forgetLocal(r.id)
+      })
+    })
+  }
+
+  // ------------------------------------------------------------- stopping
+
+  async #stopRouted(ids: string[], timeout: number): Promise<HubStopResult> {
+    this.#refreshSelf()
+    const errors: HubChildError[] = []
+    const groups = new Map<string, string[]>()
+    for (const id of ids) {
+      const at = this.#local.has(id) ? this.#self : this.#reg.location(id)?.node
+      if (at === undefined) {
+        errors.push({ id, node: this.#self, reason: 'not_found' })
+        continue
+      }
+      let list = groups.get(at)
+      if (list === undefined) groups.set(at, (list = []))
+      list.push(id)
+    }
+    const outcomes = await Promise.all(
+      [...groups].map(async ([target, list]) => {
+        const results = target === this.#self ? await this.#stopLocalMany(list) : await this.#request(target, 'Stop', list, timeout, (part, ref) => ({ h: this.id, ref, ids: part }))
+        return results.map((r) => [target, r] as const)
+      }),
+    )
+    const stopped: HubChild[] = []
+    for (const [target, r] of outcomes.flat()) {
+      if ('error' in r) errors.push({ id: r.id, node: r.node ?? target, reason: r.error })
+      else stopped.push({ id: r.id, nodes: [{ node: target, pid: r.pid }] })
+    }
+    return { status: errors.length > 0 ? 'error' : 'ok', stopped, errors }
+  }
+
+  async #stopLocalMany(ids: string[]): Promise<WireResult[]> {
+    const out = await Promise.all(ids.map((id) => this.#stopLocal(id)))
+    this.#flush()
+    return out
+  }
+
+  async #stopLocal(id: string): Promise<WireResult> {
+    const lc = this.#local.get(id)
+    if (lc === undefined) return { id, error: 'not_found', node: this.#self }
+    lc.stopping = true
+    const pid = lc.pid
+    if (pid !== null) await this.#sup.terminateChild(pid).catch(() => {}) // already gone: nothing to stop
+    if (this.#local.get(id) === lc) this.#local.delete(id)
+    this.#forgetLocal(id)
+    return pid === null ? { id, error: 'not_found', node: this.#self } : { id, pid }
+  }
+
+  /** Removes a local child's registry entry here and on every other node. */
+  #forgetLocal(id: string): void {
+    if (this.#reg.remove(id, this.#self)) this.#queueDel(id)
+  }
+
+  // ------------------------------------------------------------- requests
+
+  /** Sends `items` to `target` in frames of CHUNK and resolves with every result (errors for a timeout or a lost node). */
+  async #request<K extends 'Start' | 'Stop', T extends WireChild | string>(
+    target: string,
+    kind: K,
+    items: T[],
+    timeout: number,
+    payload: (part: T[], ref: number) => Payloads[K],
+  ): Promise<WireResult[]> {
+    const idOf = (x: T): string => (typeof x === 'string' ? x : x.id)
+    const parts: Promise<WireResult[]>[] = []
+    for (let i = 0; i < items.length; i += CHUNK) {
+      const part = items.slice(i, i + CHUNK)
+      const ref = this.#nextRef++
+      parts.push(
+        new Promise<WireResult[]>((resolve) => {
+          const ids = part.map(idOf)
+          const sent = this.#send(target, kind, payload(part, ref))
+          if (sent !== 'ok') {
+            resolve(ids.map((id) => ({ id, error: 'noconnection', node: target })))
+            return
+          }
+          const timer = setTimeout(() => {
+            this.#pending.delete(ref)
+            resolve(ids.map((id) => ({ id, error: 'timeout', node: target })))
+          }, timeout)
+          this.#pending.set(ref, { node: target, ids, resolve, timer })
+        }),
+      )
+    }
+    return (await Promise.all(parts)).flat()
+  }
+
+  /** @internal */
+  _onReply(from: string, p: Payloads['StartReply']): void {
+    const req = this.#pending.get(p.ref)
+    if (req === undefined || req.node !== from) return // late (timed out) or not ours
+    this.#pending.delete(p.ref)
+    clearTimeout(req.timer)
+    req.resolve(p.results)
+  }
+
+  /** @internal */
+  _onStart(from: string, p: Payloads['Start']): void {
+    void this.#startLocalMany(p.children, p.check).then((results) => {
+      // Registry updates go first, on the same lane, so the caller's node
+      // knows every started child by the time it has the reply.
+      this.#flush()
+      this.#send(from, 'StartReply', { h: this.id, ref: p.ref, results })
+    })
+  }
+
+  /** @internal */
+  _onStop(from: string, p: Payloads['Stop']): void {
+    void this.#stopLocalMany(p.ids).then((results) => this.#send(from, 'StopReply', { h: this.id, ref: p.ref, results }))
+  }
+
+  // ------------------------------------------------------------- registry sync
+
+  #queuePut(e: RegEntry): void {
+    this.#outDel.delete(e.id)
+    this.#outPut.set(e.id, { c: e.child, p: e.pid })
+    this.#queueFlush()
+  }
+
+  #queueDel(id: string): void {
+    this.#outPut.delete(id)
+    this.#outDel.add(id)
+    this.#queueFlush()
+  }
+
+  #queueFlush(): void {
+    if (this.#flushQueued) return
+    this.#flushQueued = true
+    setImmediate(() => this.#flush())
+  }
+
+  /** Sends the queued registry changes to every member, in frames of CHUNK. */
+  #flush(): void {
+    this.#flushQueued = false
+    if (this.#outPut.size === 0 && this.#outDel.size === 0) return
+    const put = [...this.#outPut.values()]
+    const del = [...this.#outDel]
+    this.#outPut = new Map()
+    this.#outDel = new Set()
+    for (const n of this.#peers) {
+      for (let i = 0; i < Math.max(put.length, del.length); i += CHUNK) {
+        this.#send(n, 'Update', { h: this.id, put: put.slice(i, i + CHUNK), del: del.slice(i, i + CHUNK) })
+      }
+    }
+  }
+
+  /** @internal Changes to `from`'s own children. */
+  _onUpdate(from: string, p: Payloads['Update']): void {
+    if (!this.#peers.has(from)) return // not (or no longer) a member: its state is not ours to keep
+    for (const e of p.put) this.#acceptEntry(from, e)
+    for (const id of p.del) this.#reg.remove(id, from)
+  }
+
+  /** Records `from`'s child, unless this node runs the same id: then exactly one copy is kept. */
+  #acceptEntry(from: string, e: WireEntry): void {
+    const id = e.c.id
+    const mine = this.#local.get(id)
+    if (mine !== undefined) {
+      if (this.#keepsMine(id, from)) {
+        // The other node drops its copy by the same rule; re-announce ours.
+        const entry = this.#reg.get(id)
+        if (entry !== undefined) this.#queuePut(entry)
+        return
+      }
+      log({ level: 'warn', message: `hub ${this.id}: ${id} also runs on ${from}; stopping the copy here` })
+      void this.#stopLocal(id)
+    }
+    this.#reg.put({ id, node: from, pid: e.p, child: e.c })
+  }
+
+  /** The duplicate rule: the ring owner's copy wins; if neither node owns it, the lower node name's. */
+  #keepsMine(id: string, other: string): boolean {
+    const owner = this.#ring.owner(id)
+    if (owner === this.#self) return true
+    if (owner === other) return false
+    return this.#self < other
+  }
+
+  #sendSync(to: string): void {
+    const entries = this.#reg.entries([...this.#local.keys()]).filter((e) => e.node === this.#self)
+    const wire = entries.map((e) => ({ c: e.child, p: e.pid }))
+    if (wire.length === 0) {
+      this.#send(to, 'Sync', { h: this.id, entries: [], last: true })
+      return
+    }
+    for (let i = 0; i < wire.length; i += CHUNK) {
+      this.#send(to, 'Sync', { h: this.id, entries: wire.slice(i, i + CHUNK), last: i + CHUNK >= wire.length })
+    }
+  }
+
+  /** @internal A full list of `from`'s children (possibly in several frames): repairs any drift. */
+  _onSync(from: string, p: Payloads['Sync']): void {
+    if (!this.#peers.has(from)) return
+    let acc = this.#syncIn.get(from)
+    if (acc === undefined) this.#syncIn.set(from, (acc = []))
+    for (const e of p.entries) acc.push({ id: e.c.id, node: from, pid: e.p, child: e.c })
+    if (!p.last) return
+    this.#syncIn.delete(from)
+    const keep: RegEntry[] = []
+    for (const e of acc) {
+      if (this.#local.has(e.id) && this.#keepsMine(e.id, from)) {
+        const entry = this.#reg.get(e.id)
+        if (entry !== undefined) this.#queuePut(entry)
+        continue
+      }
+      if (this.#local.has(e.id)) void this.#stopLocal(e.id)
+      keep.push(e)
+    }
+    this.#reg.replaceNode(from, keep)
+  }
+
+  #periodicSync(): void {
+    if (!this.#alive) return
+    this.#refreshSelf()
+    for (const n of this.#peers) this.#sendSync(n)
+    // A child left on a node that no longer owns it (a start that raced a
+    // membership change) moves to its owner now.
+    if (this.#locks === 0) void this.#serial(() => this.#rebalance('nodeup', this.#self))
+  }
+
+  // ------------------------------------------------------------- membership
+
+  /** @internal Tells `n` this node runs the hub (on nodeup, at start, and every discoverInterval). */
+  _announce(n: string): void {
+    if (this.#alive) this.#send(n, 'Hello', { h: this.id, ack: false })
+  }
+
+  #discover(): void {
+    for (const n of clusterNodes()) if (!this.#peers.has(n)) this._announce(n)
+  }
+
+  /** @internal */
+  _onHello(from: string, p: Payloads['Hello']): void {
+    if (!p.ack) this.#send(from, 'Hello', { h: this.id, ack: true })
+    if (this.#peers.has(from)) return
+    this.#peers.add(from)
+    void this.#serial(() => this.#memberJoined(from))
+  }
+
+  /** @internal */
+  _onLeave(from: string): void {
+    this._memberLeft(from, 'leave')
+  }
+
+  /** @internal A member left gracefully or its node went down. */
+  _memberLeft(n: string, why: 'leave' | 'nodedown'): void {
+    if (!this.#alive) return
+    // Requests waiting on that node fail now, not at their timeout.
+    for (const [ref, req] of this.#pending) {
+      if (req.node !== n) continue
+      this.#pending.delete(ref)
+      clearTimeout(req.timer)
+      req.resolve(req.ids.map((id) => ({ id, error: 'noconnection', node: n })))
+    }
+    this.#syncIn.delete(n)
+    this.#peers.delete(n)
+    void this.#serial(async () => {
+      if (!this.#ring.has(n) || n === this.#self) return
+      this.#hooks.emit('preClusterLeave', { node: n })
+      this.#lock(why)
+      this.#hooks.emit('preRedistribution', { event: 'nodedown', node: n })
+      this.#ring.remove(n)
+      const orphans = this.#reg.dropNode(n)
+      const owners = this.#ring.ownerMany(orphans.map((e) => e.id))
+      const mine = orphans.filter((_, i) => owners[i] === this.#self).map((e) => e.child)
+      if (mine.length > 0) {
+        this.#hooks.emit('preChildrenRedistribution', { event: 'nodedown', node: n, ids: mine.map((c) => c.id) })
+        await this.#startLocalMany(mine, false)
+        this.#flush()
+      }
+      this.#hooks.emit('postRedistribution', { event: 'nodedown', node: n })
+      this.#unlock()
+      this.#hooks.emit('postClusterLeave', { node: n })
+    })
+  }
+
+  async #memberJoined(n: string): Promise<void> {
+    if (!this.#alive || this.#ring.has(n)) return
+    this.#hooks.emit('preClusterJoin', { node: n })
+    this.#lock('nodeup')
+    this.#hooks.emit('preRedistribution', { event: 'nodeup', node: n })
+    this.#ring.add(n)
+    // The newcomer learns this node's children before any of them moves.
+    this.#flush()
+    this.#sendSync(n)
+    await this.#rebalance('nodeup', n)
+    this.#hooks.emit('postRedistribution', { event: 'nodeup', node: n })
+    this.#unlock()
+    this.#hooks.emit('postClusterJoin', { node: n })
+  }
+
+  /** Cold swap: every local child this node no longer owns stops here and is handed to its owner. */
+  async #rebalance(event: 'nodeup' | 'nodedown', n: string): Promise<void> {
+    this.#refreshSelf()
+    const ids = [...this.#local.keys()]
+    const owners = this.#ring.ownerMany(ids)
+    const moves = new Map<string, NormalChild[]>()
+    ids.forEach((id, i) => {
+      const to = owners[i]
+      if (to === undefined || to === this.#self) return
+      let list = moves.get(to)
+      if (list === undefined) moves.set(to, (list = []))
+      list.push(this.#local.get(id)!.child)
+    })
+    if (moves.size === 0) return
+    const all = [...moves.values()].flat()
+    this.#hooks.emit('preChildrenRedistribution', { event, node: n, ids: all.map((c) => c.id) })
+    await this.#stopLocalMany(all.map((c) => c.id))
+    for (const [to, list] of moves) {
+      this.#sendChunks(to, 'Migrate', list, (children) => ({ h: this.id, children }))
+      this.#hooks.emit('forwardedMigration', { ids: list.map((c) => c.id), to })
+    }
+  }
+
+  /** @internal Children handed over by `from`: they start here (never dropped, even if the rings disagree for a moment). */
+  _onMigrate(from: string, p: Payloads['Migrate']): void {
+    void this.#startLocalMany(p.children, false).then((results) => {
+      this.#flush()
+      const ids = results.filter((r) => !('error' in r)).map((r) => r.id)
+      for (const r of results) if ('error' in r && r.error !== 'already_started') log({ level: 'error', message: `hub ${this.id}: migrated child ${r.id} from ${from} failed to start: ${r.error}` })
+      this.#hooks.emit('childrenMigrated', { node: from, ids })
+    })
+  }
+
+  // ------------------------------------------------------------- locking
+
+  #lock(reason: string): void {
+    if (this.#locks++ > 0) return
+    this.#hooks.emit('lockChanged', { locked: true, reason })
+    this.#lockTimer = setTimeout(() => {
+      log({ level: 'warn', message: `hub ${this.id}: redistribution lock held past deadlockRecoveryTimeout (${this.#cfg.deadlockRecoveryTimeout} ms); released` })
+      this.#locks = 1
+      this.#unlock('deadlock_recovery')
+    }, this.#cfg.deadlockRecoveryTimeout)
+    this.#lockTimer.unref()
+  }
+
+  #unlock(reason = 'redistributed'): void {
+    if (this.#locks === 0 || --this.#locks > 0) return
+    clearTimeout(this.#lockTimer)
+    this.#hooks.emit('lockChanged', { locked: false, reason })
+    const waiters = this.#lockWaiters
+    this.#lockWaiters = []
+    for (const w of waiters) w()
+  }
+
+  #whenUnlocked(): Promise<void> {
+    return this.#locks === 0 ? Promise.resolve() : new Promise((r) => this.#lockWaiters.push(r))
+  }
+
+  /** Runs membership work one change at a time; a failure is logged and does not stop the next. */
+  #serial(fn: () => Promise<void>): Promise<void> {
+    const next = this.#membership.then(fn).catch((error: unknown) => log({ level: 'error', message: `hub ${this.id}: redistribution failed`, error }))
+    this.#membership = next
+    return next
+  }
+
+  // ------------------------------------------------------------- plumbing
+
+  /** The cluster may start (renaming this node) after the hub did: follow the name. */
+  #refreshSelf(): void {
+    const now = localNode()
+    if (now === this.#self) return
+    const old = this.#self
+    this.#self = now
+    this.#ring.remove(old)
+    this.#ring.add(now)
+    for (const e of this.#reg.dropNode(old)) this.#reg.put({ ...e, node: now })
+  }
+
+  #send<K extends keyof Payloads>(to: string, kind: K, p: Payloads[K]): SendResult {
+    if (to === this.#self) return 'notconnected'
+    const r = sendFrame(to, HubFrame[kind], encodePayload(kind, p), LANE)
+    if (r !== 'ok' && r !== 'notconnected' && r !== 'stopped') log({ level: 'warn', message: `hub ${this.id}: a ${kind} frame to ${to} was not sent (${r})` })
+    return r
+  }
+
+  #sendChunks<T>(to: string, kind: 'Migrate', items: T[], payload: (part: T[]) => Payloads['Migrate']): void {
+    for (let i = 0; i < items.length; i += CHUNK) this.#send(to, kind, payload(items.slice(i, i + CHUNK)))
+  }
+
+  #checkAlive(what: string): void {
+    if (!this.#alive) throw new Error(`hub.${what}: hub '${this.id}' is stopped`)
+  }
+
+  #errorOf(e: HubChildError, timeout: number): Error {
+    switch (e.reason) {
+      case 'already_started':
+        return new HubError('EALREADYSTARTED', `child '${e.id}' is already started on ${e.node}`, e.id, e.node, e.pid)
+      case 'not_found':
+        return new HubError('ENOTFOUND', `no child '${e.id}' in hub '${this.id}'`, e.id, e.node)
+      case 'bad_nodes':
+        return new HubError('EBADNODES', `none of the nodes given for '${e.id}' is a member of hub '${this.id}'`, e.id)
+      case 'timeout':
+        return new TimeoutError(`hub ${this.id}: node ${e.node} did not answer for '${e.id}' within ${timeout} ms`, timeout)
+      case 'noconnection':
+        return new ConnectionError(`hub ${this.id}: node ${e.node} is not connected (child '${e.id}')`, e.node)
+      default:
+        return new HubError('ESTARTFAILED', `child '${e.id}' failed on ${e.node}: ${e.reason}`, e.id, e.node)
+    }
+  }
+}
+
+function checkScope(scope: unknown, what: string): void {
+  if (scope !== 'global' && scope !== 'local') throw new TypeError(`hub.${what}: scope must be 'global' or 'local', got ${String(scope)}`)
+}
