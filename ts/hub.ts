@@ -861,7 +861,8 @@ export class Hub {
   }
 
   async #memberJoined(n: string): Promise<void> {
-    if (!this.#alive || this.#ring.has(n)) return
+    // Already gone again (its loss was seen before this step ran): nothing to hand it.
+    if (!this.#alive || this.#ring.has(n) || !this.#peers.has(n)) return
     this.#hooks.emit('preClusterJoin', { node: n })
     this.#lock('nodeup')
     this.#hooks.emit('preRedistribution', { event: 'nodeup', node: n })
@@ -893,8 +894,14 @@ export class Hub {
     this.#hooks.emit('preChildrenRedistribution', { event, node: n, ids: all.map((c) => c.id) })
     await this.#stopLocalMany(all.map((c) => c.id))
     for (const [to, list] of moves) {
-      this.#sendChunks(to, 'Migrate', list, (children) => ({ h: this.id, children }))
-      this.#hooks.emit('forwardedMigration', { ids: list.map((c) => c.id), to })
+      if (this.#sendChunks(to, 'Migrate', list, (children) => ({ h: this.id, children }))) {
+        this.#hooks.emit('forwardedMigration', { ids: list.map((c) => c.id), to })
+      } else {
+        // The new owner is unreachable (it went down meanwhile): keep the
+        // children here rather than lose them; the next change places them.
+        await this.#startLocalMany(list, false)
+        this.#flush()
+      }
     }
   }
 
@@ -961,8 +968,11 @@ export class Hub {
     return r
   }
 
-  #sendChunks<T>(to: string, kind: 'Migrate', items: T[], payload: (part: T[]) => Payloads['Migrate']): void {
-    for (let i = 0; i < items.length; i += CHUNK) this.#send(to, kind, payload(items.slice(i, i + CHUNK)))
+  /** Sends `items` in frames of CHUNK; whether every frame was queued. */
+  #sendChunks<T>(to: string, kind: 'Migrate', items: T[], payload: (part: T[]) => Payloads['Migrate']): boolean {
+    let ok = true
+    for (let i = 0; i < items.length; i += CHUNK) ok = this.#send(to, kind, payload(items.slice(i, i + CHUNK))) === 'ok' && ok
+    return ok
   }
 
   #checkAlive(what: string): void {
