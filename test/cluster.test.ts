@@ -1,3 +1,4 @@
+import { readFileSync, readdirSync } from 'node:fs'
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
@@ -95,6 +96,27 @@ describe('cluster (real node processes on 127.0.0.1)', () => {
     await waitFor('b to see a up again', () => count(b, 'nodeup', a.name) === 2, 15_000)
     expect(await b.call('nodes')).toEqual([a.name])
     await waitFor('a to see b', () => count(again, 'nodeup', b.name) === 1)
+  })
+
+  // /proc names each thread; other systems have no such view.
+  it.runIf(process.platform === 'linux')('runs the transport on 2 threads, or IRONWOOD_NET_THREADS', async () => {
+    const netThreads = (pid: number) =>
+      readdirSync(`/proc/${pid}/task`).filter((t) => readFileSync(`/proc/${pid}/task/${t}/comm`, 'utf8').trim() === 'ironwood-net').length
+    const saved = process.env.IRONWOOD_NET_THREADS
+    try {
+      delete process.env.IRONWOOD_NET_THREADS
+      const d = await startNode({ name: 'd' })
+      process.env.IRONWOOD_NET_THREADS = '1'
+      const e = await startNode({ name: 'e' })
+      process.env.IRONWOOD_NET_THREADS = 'lots'
+      const f = await startNode({ name: 'f' })
+      expect(netThreads(d.child.pid!)).toBe(2)
+      expect(netThreads(e.child.pid!)).toBe(1)
+      expect(netThreads(f.child.pid!)).toBe(2) // not a number in range: the default
+    } finally {
+      if (saved === undefined) delete process.env.IRONWOOD_NET_THREADS
+      else process.env.IRONWOOD_NET_THREADS = saved
+    }
   })
 
   it('keeps a node whose JS thread is blocked for 2x the heartbeat timeout', async () => {

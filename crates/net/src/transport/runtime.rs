@@ -7,7 +7,7 @@ use tokio::runtime::Runtime;
 static RUNTIME: OnceLock<Runtime> = OnceLock::new();
 
 /// The process-wide runtime the transport runs on, created on first use
-/// with two worker threads named `ironwood-net`. The binding enters it
+/// with [`worker_threads`] threads named `ironwood-net`. The binding enters it
 /// (`runtime().block_on(..)` / `spawn`) for every cluster call. Heartbeats
 /// are answered on these threads, so a JS thread busy for seconds never
 /// makes its peers declare it down.
@@ -17,10 +17,21 @@ static RUNTIME: OnceLock<Runtime> = OnceLock::new();
 pub fn runtime() -> &'static Runtime {
     RUNTIME.get_or_init(|| {
         tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
+            .worker_threads(worker_threads())
             .thread_name("ironwood-net")
             .enable_all()
             .build()
             .unwrap_or_else(|e| panic!("cannot start the ironwood-net runtime: {e}"))
     })
+}
+
+/// The transport's worker threads: `IRONWOOD_NET_THREADS` (1 to 64) when
+/// set to a number in range, else 2.
+#[must_use]
+pub fn worker_threads() -> usize {
+    std::env::var("IRONWOOD_NET_THREADS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|n| (1..=64).contains(n))
+        .unwrap_or(2)
 }
