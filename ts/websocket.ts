@@ -24,8 +24,7 @@ export interface SocketTransport {
 export class ServerWebSocket<D = undefined> {
   /** What the `websocket.upgrade` handler returned for this socket (`undefined` without one). */
   readonly data: D
-  /** Messages not sent because the client was too slow (policy `'drop'`). */
-  dropped = 0
+  #dropped = 0
   readonly #transport: SocketTransport
   readonly #maxBuffered: number
   readonly #policy: SlowClientPolicy
@@ -41,6 +40,11 @@ export class ServerWebSocket<D = undefined> {
     this.#maxBuffered = options.maxBufferedBytes
     this.#policy = options.slowClient
     this.serializer = options.serialize
+  }
+
+  /** Messages not sent because the client was too slow (policy `'drop'`). */
+  get dropped(): number {
+    return this.#dropped
   }
 
   /** `'open'` until the socket closes (either side), then `'closed'`. */
@@ -75,7 +79,7 @@ export class ServerWebSocket<D = undefined> {
     if (!this.#open) return false
     if (this.#transport.buffered() > this.#maxBuffered) {
       if (this.#policy === 'drop') {
-        this.dropped++
+        this.#dropped++
       } else {
         log({ level: 'warn', message: `serve: cut a WebSocket whose client is too slow (over ${this.#maxBuffered} bytes queued)` })
         this.#transport.terminate()
