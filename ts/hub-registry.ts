@@ -1,10 +1,13 @@
 /**
  * The hub's replicated registry: child id → where it runs and how to start
- * it again. Kept in a named native table (`Table.open('ironwood.hub:<id>')`)
- * so lookups are one native read on any node (and from worker threads), with
- * a per-node index in JS so a node's children are found without a scan when
- * it goes down. Each node is the only writer of its own children's entries
- * (see docs/hub.md, "Registry consistency").
+ * it again. The entries (spec, metadata, node, pid) are kept in a named
+ * native table (`Table.open('ironwood.hub:<id>')`), readable from worker
+ * threads too; this thread also keeps two indexes in JS that every write
+ * updates in the same call: id → { node, pid } for `whereIs` (a native read
+ * plus decoding a Pid costs ≈ 3 µs, far from the 1,000,000 lookups/s the hub
+ * needs; see docs/hub.md), and node → ids, so a node's children are found
+ * without a scan when it goes down. Each node is the only writer of its own
+ * children's entries (docs/hub.md, "The registry and its consistency model").
  * @module
  */
 import type { HubHooks } from './hub-hooks.js'
@@ -43,6 +46,7 @@ function fromStored(id: string, s: Stored): RegEntry {
 export class HubRegistry {
   readonly #table: Table<Stored>
   readonly #byNode = new Map<string, Set<string>>()
+  readonly #loc = new Map<string, { node: string; pid: Pid }>()
   readonly #hooks: HubHooks
 
   constructor(hubId: string, hooks: HubHooks) {
@@ -59,24 +63,26 @@ export class HubRegistry {
 
   /** Inserts or replaces `e`; fires `registryPidInsert` when the node or pid changed. */
   put(e: RegEntry): void {
-    const old = this.#table.get(e.id)
-    if (old !== undefined && old.n !== e.node) this.#byNode.get(old.n)?.delete(e.id)
+    const old = this.#loc.get(e.id)
+    if (old !== undefined && old.node !== e.node) this.#byNode.get(old.node)?.delete(e.id)
     this.#table.set(e.id, toStored(e))
+    this.#loc.set(e.id, { node: e.node, pid: e.pid })
     let set = this.#byNode.get(e.node)
     if (set === undefined) this.#byNode.set(e.node, (set = new Set()))
     set.add(e.id)
-    if (old === undefined || old.n !== e.node || !old.p.equals(e.pid)) {
+    if (old === undefined || old.node !== e.node || !old.pid.equals(e.pid)) {
       if (this.#hooks.has('registryPidInsert')) this.#hooks.emit('registryPidInsert', { id: e.id, nodes: [{ node: e.node, pid: e.pid }] })
     }
   }
 
   /** Removes `id` if it is registered on `node` (any node when omitted); whether it was. */
   remove(id: string, node?: string): boolean {
-    const old = this.#table.get(id)
-    if (old === undefined || (node !== undefined && old.n !== node)) return false
+    const old = this.#loc.get(id)
+    if (old === undefined || (node !== undefined && old.node !== node)) return false
     this.#table.delete(id)
-    this.#byNode.get(old.n)?.delete(id)
-    this.#hooks.emit('registryPidRemove', { id })
+    this.#loc.delete(id)
+    this.#byNode.get(old.node)?.delete(id)
+    if (this.#hooks.has('registryPidRemove')) this.#hooks.emit('registryPidRemove', { id })
     return true
   }
 
@@ -86,10 +92,9 @@ export class HubRegistry {
     return s === undefined ? undefined : fromStored(id, s)
   }
 
-  /** Where `id` runs, without decoding the rest of the entry's fields into an entry. */
+  /** Where `id` runs (from the JS index: no native call, no decoding). */
   location(id: string): { node: string; pid: Pid } | undefined {
-    const s = this.#table.get(id)
-    return s === undefined ? undefined : { node: s.n, pid: s.p }
+    return this.#loc.get(id)
   }
 
   /** The ids registered on `node`. */
@@ -154,12 +159,13 @@ export class HubRegistry {
 
   /** How many entries. */
   size(): number {
-    return this.#table.size()
+    return this.#loc.size
   }
 
   /** Removes everything (on hub stop). */
   clear(): void {
     this.#table.clear()
+    this.#loc.clear()
     this.#byNode.clear()
   }
 }
