@@ -1,4 +1,4 @@
-import { type ChildProcess, fork } from 'node:child_process'
+import { type ChildProcess, execFileSync, fork } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -147,6 +147,11 @@ describe('remote processes between real node processes', () => {
     send(w, { op: 'exit', reason: 'done' })
     await next(box, (m) => m?.type === 'DOWN' && m.ref.equals(ref), 'the DOWN after 100 replies')
     expect(box.msgs.map((m) => m.value)).toEqual(Array.from({ length: 100 }, (_, i) => i))
+  })
+
+  it('a pid stored in a table before cluster.start is still this node\'s process after it', async () => {
+    const out = execFileSync(process.execPath, [fileURLToPath(new URL('./fixtures/pid-before-start.mjs', import.meta.url))], { encoding: 'utf8' })
+    expect(JSON.parse(out)).toEqual({ same: true, isLocal: true, node: true, got: ['hello'] })
   })
 
   it('refuses a send with ConnectionError when the peer falls 64 MiB behind, and delivers every send it accepted', async () => {

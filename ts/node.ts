@@ -6,6 +6,8 @@
 
 const NO_NODE = 'nonode@nohost'
 let current = NO_NODE
+/** Every name this program has had: its pids, encoded under any of them, are its own. */
+const ownNames = new Set<string>([NO_NODE])
 
 /** This node's name: `'nonode@nohost'` before `cluster.start()`, then `'name@host:port'`. */
 export function node(): string {
@@ -20,4 +22,10 @@ export function node(): string {
 export function setNodeName(name: string = NO_NODE): void {
   if (typeof name !== 'string' || name.length === 0) throw new TypeError('a node name must be a non-empty string')
   current = name
+  ownNames.add(name)
+}
+
+/** @internal Whether this program has been called `name` (now or before). */
+export function wasOwnName(name: string): boolean {
+  return ownNames.has(name)
 }

@@ -19,7 +19,7 @@
  * unrelated new process that happens to have the same number.
  * @module
  */
-import { node } from './node.js'
+import { node, wasOwnName } from './node.js'
 import type { Process } from './process.js'
 import { ExtType, defineTermClass, type termClass } from './terms.js'
 
@@ -141,7 +141,9 @@ function intern(nodeName: string, id: number, creation: number): Pid {
     remember(weakRemote as Map<number | string, WeakRef<Pid>>, key, pid)
     return pid
   }
-  if (nodeName === node()) {
+  if (creation === CREATION && wasOwnName(nodeName)) {
+    // Ours, whatever the node was called when it was encoded (e.g. stored in
+    // a table before cluster.start, as nonode@nohost).
     const alive = live.get(id)
     if (alive !== undefined) return alive
     const known = weakLocal.get(id)?.deref()
