@@ -49,9 +49,11 @@ export interface WebSocketHandlers<D = undefined> {
    * else becomes `ws.data`. Without it every upgrade request is accepted.
    */
   upgrade?: ((request: Request) => D | false | Response | Promise<D | false | Response>) | undefined
-  open?: ((ws: ServerWebSocket<D>) => void | Promise<void>) | undefined
-  message?: ((ws: ServerWebSocket<D>, data: WebSocketData) => void | Promise<void>) | undefined
-  close?: ((ws: ServerWebSocket<D>, code: number, reason: string) => void | Promise<void>) | undefined
+  // What these return is ignored (a rejected promise is logged and closes the socket), so
+  // `open: (ws) => ws.send('hi')` type-checks.
+  open?: ((ws: ServerWebSocket<D>) => unknown) | undefined
+  message?: ((ws: ServerWebSocket<D>, data: WebSocketData) => unknown) | undefined
+  close?: ((ws: ServerWebSocket<D>, code: number, reason: string) => unknown) | undefined
   /** Bytes a socket may have queued for a slow client before `slowClient` applies (default 1 MiB). */
   maxBufferedBytes?: number | undefined
   /** `'close'` (default): cut the connection (the client sees 1006); `'drop'`: drop the message and count it in `ws.dropped`. */
