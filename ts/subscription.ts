@@ -52,6 +52,7 @@ export interface SubscriptionReceiveOptions {
 export const DEFAULT_BUFFER = 1024
 
 const MIN_RING = 8
+const MAX_TIMER_MS = 2 ** 31 - 1
 
 /** A message of `latestBy` mode that has no key: it waits in the ring itself. */
 class Keyless {
@@ -158,7 +159,8 @@ export class Subscription<T = Term> implements AsyncIterableIterator<T> {
     if (!this.active || timeout === 0) return Promise.resolve(undefined)
     return new Promise<T | undefined>((resolve) => {
       const w = this.wait(resolve as (value: unknown) => void, false)
-      if (timeout !== Infinity) w.timer = setTimeout(() => this.expire(w), Math.min(timeout, 2 ** 31 - 1))
+      // Beyond a timer's range (~24.8 days) is as good as forever.
+      if (timeout < MAX_TIMER_MS) w.timer = setTimeout(() => this.expire(w), timeout)
     })
   }
 
