@@ -8,7 +8,7 @@
 //            ironwood: callback members (called inside publish),
 //            Subscriptions each read by its own `for await` loop (one promise
 //            per message), and Subscriptions read with `sub.batches()`;
-//            Redis: 1,000 ioredis subscriber connections in this process.
+//            Redis: 1,000 ioredis subscriber connections in a forked process.
 //   remote   1 publisher (this process) → 100 subscribers on each of 2
 //            forked processes (bench/lib/pubsub-peer.mjs)
 //            ironwood: this process and the two peers form a cluster; each
@@ -84,6 +84,77 @@ process.on('exit', () => {
 })
 const Redis = redis === null ? null : (await import('ioredis')).default
 const redisClient = () => new Redis({ host: '127.0.0.1', port: redis.port, lazyConnect: true })
+
+// --- receivers in other processes (both workloads use them for Redis) ------------
+/** Forks `count` receivers in `mode` with `perPeer` subscribers each; their state ({ child, deliveries, node }). */
+async function forkPeers(mode, { count = PEERS, perPeer = PEER_SUBSCRIBERS, topic = TOPIC } = {}) {
+  const peers = []
+  for (let i = 0; i < count; i++) {
+    const child = fork(new URL('./lib/pubsub-peer.mjs', import.meta.url), [mode], {
+      env: {
+        ...process.env,
+        IRONWOOD_BENCH_COOKIE: cookie,
+        IRONWOOD_BENCH_REDIS_PORT: String(redis?.port ?? ''),
+        PUBSUB_BENCH_PEER_SUBSCRIBERS: String(perPeer),
+        PUBSUB_BENCH_TOPIC: topic,
+      },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    })
+    children.push(child)
+    const peer = { child, deliveries: 0, node: null, onReset: null }
+    child.on('message', (m) => {
+      if (m.deliveries !== undefined) {
+        peer.deliveries = m.deliveries
+        checkWaiters()
+      } else if (m.reset) peer.onReset?.()
+    })
+    const ready = await new Promise((resolve, reject) => {
+      child.once('message', resolve)
+      child.once('exit', (code) => reject(new Error(`a ${mode} peer exited early (${code})`)))
+    })
+    peer.node = ready.node ?? null
+    peers.push(peer)
+  }
+  return peers
+}
+
+const waiters = []
+function checkWaiters() {
+  for (let i = waiters.length - 1; i >= 0; i--) {
+    if (waiters[i].cond()) {
+      waiters[i].resolve()
+      waiters.splice(i, 1)
+    }
+  }
+}
+const until = (cond) => (cond() ? Promise.resolve() : new Promise((resolve) => waiters.push({ cond, resolve })))
+
+async function stopPeers(peers) {
+  for (const p of peers) p.child.send('stop')
+  await Promise.all(peers.map((p) => new Promise((r) => (p.child.exitCode !== null ? r() : p.child.once('exit', r)))))
+}
+
+/**
+ * Publishes for `ms` in batches, at most `window` publications ahead of the
+ * slowest peer (each has `perPeer` subscribers); deliveries/s.
+ */
+async function remoteRun(peers, publishOne, ms, { perPeer = PEER_SUBSCRIBERS, batch: BATCH = 500, window: WINDOW = 5000 } = {}) {
+  // Every earlier publication has been counted: the peers count from 0 again.
+  await Promise.all(peers.map((p) => new Promise((r) => ((p.onReset = r), p.child.send({ cmd: 'reset' })))))
+  for (const p of peers) p.deliveries = 0
+  const behind = (k) => peers[k].deliveries / perPeer
+  const end = now() + ms
+  let published = 0
+  const t0 = now()
+  while (now() < end) {
+    for (let i = 0; i < BATCH; i++) publishOne(published + i)
+    published += BATCH
+    const limit = published - WINDOW
+    await until(() => peers.every((_, k) => behind(k) >= limit))
+  }
+  await until(() => peers.every((_, k) => behind(k) >= published))
+  return (published * perPeer * peers.length * 1000) / (now() - t0)
+}
 
 // --- 1. local: 1 publisher → 1,000 subscribers ---------------------------------
 log(`local: ${fmt(LOCAL_SUBSCRIBERS)} subscribers`)
@@ -178,50 +249,25 @@ async function iwBatches(ms) {
   return rate
 }
 
-// Redis: 1,000 subscriber connections in this process
+// Redis: 1,000 subscriber connections in a forked process (bench/lib/pubsub-peer.mjs).
+// Their parsing then runs beside this process rather than in it, which
+// favours Redis on a 2-core machine, and keeps 1,000 connections' objects out
+// of the heap the ironwood variants are measured in.
 let redisLocal = null
 if (redis !== null) {
-  log(`redis: connecting ${fmt(LOCAL_SUBSCRIBERS)} subscribers`)
+  log(`redis: forking ${fmt(LOCAL_SUBSCRIBERS)} subscriber connections`)
+  const peers = await forkPeers('redis', { count: 1, perPeer: LOCAL_SUBSCRIBERS, topic: 'bench:local' })
   const pub = redisClient()
   await pub.connect()
-  let got = 0
-  let want = 0
-  let onGot = null
-  const conns = []
-  for (let i = 0; i < LOCAL_SUBSCRIBERS; i++) {
-    const r = redisClient()
-    await r.connect()
-    r.on('message', () => {
-      if (++got === want) onGot()
-    })
-    await r.subscribe('bench:local')
-    conns.push(r)
-  }
   if ((await pub.publish('bench:local', 'hello')) !== LOCAL_SUBSCRIBERS) throw new Error('redis: not every subscriber is subscribed')
-  await new Promise((r) => {
-    want = LOCAL_SUBSCRIBERS
-    onGot = r
-    if (got >= want) r()
-  })
+  await new Promise((r) => setTimeout(r, 200)) // let the 'hello' arrive before the first reset
+  const publishOne = (i) => void pub.publish('bench:local', JSON.stringify(reading(i)))
   redisLocal = {
-    async run(ms) {
-      const CHUNK = 100 // publications in flight: Redis's per-client output buffer stays small
-      const end = now() + ms
-      let published = 0
-      got = 0
-      const t0 = now()
-      while (now() < end) {
-        want = (published + CHUNK) * LOCAL_SUBSCRIBERS
-        const done = new Promise((r) => (onGot = r))
-        for (let i = 0; i < CHUNK; i++) pub.publish('bench:local', JSON.stringify(reading(published + i)))
-        published += CHUNK
-        await done
-      }
-      return (got * 1000) / (now() - t0)
-    },
-    close() {
+    // 100 publications per batch, at most 200 ahead: Redis's per-client output buffers stay small.
+    run: (ms) => remoteRun(peers, publishOne, ms, { perPeer: LOCAL_SUBSCRIBERS, batch: 100, window: 200 }),
+    close: async () => {
       pub.disconnect()
-      for (const r of conns) r.disconnect()
+      await stopPeers(peers)
     },
   }
 }
@@ -243,77 +289,9 @@ for (let p = 0; p < PASSES; p++) {
 for (const h of callbacks) h.unsubscribe()
 for (const s of subs) s.unsubscribe()
 for (const s of batchSubs) s.unsubscribe()
-redisLocal?.close()
+await redisLocal?.close()
 
 // --- 2. remote: 1 publisher → 100 subscribers on each of 2 nodes -------------------
-/** Forks PEERS receivers in `mode`; resolves with their state ({ child, deliveries, node }). */
-async function forkPeers(mode) {
-  const peers = []
-  for (let i = 0; i < PEERS; i++) {
-    const child = fork(new URL('./lib/pubsub-peer.mjs', import.meta.url), [mode], {
-      env: {
-        ...process.env,
-        IRONWOOD_BENCH_COOKIE: cookie,
-        IRONWOOD_BENCH_REDIS_PORT: String(redis?.port ?? ''),
-        PUBSUB_BENCH_PEER_SUBSCRIBERS: String(PEER_SUBSCRIBERS),
-      },
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    })
-    children.push(child)
-    const peer = { child, deliveries: 0, node: null, onReset: null }
-    child.on('message', (m) => {
-      if (m.deliveries !== undefined) {
-        peer.deliveries = m.deliveries
-        checkWaiters()
-      } else if (m.reset) peer.onReset?.()
-    })
-    const ready = await new Promise((resolve, reject) => {
-      child.once('message', resolve)
-      child.once('exit', (code) => reject(new Error(`a ${mode} peer exited early (${code})`)))
-    })
-    peer.node = ready.node ?? null
-    peers.push(peer)
-  }
-  return peers
-}
-
-const waiters = []
-function checkWaiters() {
-  for (let i = waiters.length - 1; i >= 0; i--) {
-    if (waiters[i].cond()) {
-      waiters[i].resolve()
-      waiters.splice(i, 1)
-    }
-  }
-}
-const until = (cond) => (cond() ? Promise.resolve() : new Promise((resolve) => waiters.push({ cond, resolve })))
-
-async function stopPeers(peers) {
-  for (const p of peers) p.child.send('stop')
-  await Promise.all(peers.map((p) => new Promise((r) => (p.child.exitCode !== null ? r() : p.child.once('exit', r)))))
-}
-
-/** Publishes for `ms` with at most WINDOW publications ahead of the slowest peer; deliveries/s. */
-async function remoteRun(peers, publishOne, ms) {
-  const BATCH = 500
-  const WINDOW = 5000
-  // Every earlier publication has been counted: the peers count from 0 again.
-  await Promise.all(peers.map((p) => new Promise((r) => ((p.onReset = r), p.child.send({ cmd: 'reset' })))))
-  for (const p of peers) p.deliveries = 0
-  const behind = (k) => peers[k].deliveries / PEER_SUBSCRIBERS
-  const end = now() + ms
-  let published = 0
-  const t0 = now()
-  while (now() < end) {
-    for (let i = 0; i < BATCH; i++) publishOne(published + i)
-    published += BATCH
-    const limit = published - WINDOW
-    await until(() => peers.every((_, k) => behind(k) >= limit))
-  }
-  await until(() => peers.every((_, k) => behind(k) >= published))
-  return (published * PEER_SUBSCRIBERS * peers.length * 1000) / (now() - t0)
-}
-
 log(`remote: ${PEERS} peers × ${PEER_SUBSCRIBERS} subscribers`)
 await cluster.start({ name: 'publisher', cookie })
 const iwPeers = await forkPeers('ironwood')

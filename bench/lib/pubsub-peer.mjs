@@ -10,7 +10,7 @@
 const mode = process.argv[2]
 const SUBSCRIBERS = Number(process.env.PUBSUB_BENCH_PEER_SUBSCRIBERS ?? 100)
 const ACK_EVERY = Number(process.env.PUBSUB_BENCH_ACK_EVERY ?? 10_000)
-const TOPIC = 'bench:telemetry'
+const TOPIC = process.env.PUBSUB_BENCH_TOPIC ?? 'bench:telemetry'
 
 let deliveries = 0
 let nextAck = ACK_EVERY
