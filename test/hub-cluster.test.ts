@@ -176,6 +176,42 @@ describe('the hub on a real 3-node cluster', { timeout: 60_000 }, () => {
     await waitMembers(all(), 'three members after the kill')
   }, 60_000)
 
+  it('a node that does not answer in time is an error entry per child, not a hang', async () => {
+    const ring = new HubRing(all().map((n) => n.name))
+    const late = ids(50, 'late').filter((x) => ring.owner(x) === b.name).slice(0, 3)
+    const onA = ids(50, 'prompt').find((x) => ring.owner(x) === a.name)!
+    await b.call('freeze', { ms: 1500 })
+    const r = await a.call('start', { specs: [...late, onA].map((id) => spec(id)), opts: { timeout: 300 } })
+    expect(r.status).toBe('error')
+    expect(r.started.map((s: any) => s.id)).toEqual([onA])
+    expect(r.errors).toEqual(late.map((id) => ({ id, node: b.name, reason: 'timeout' })))
+    // b starts them once it runs again (a timeout does not cancel); stop them all.
+    await waitFor('the late starts to be registered', async () => (await a.call('registry')).filter((e: Entry) => late.includes(e[0])).length === late.length)
+    expect((await a.call('stop', { ids: [...late, onA] })).errors).toEqual([])
+    await settled(all(), ids(N))
+  })
+
+  it('a graceful leave (hub.stop) hands its children to their new owners', async () => {
+    const e = await startNode('e')
+    const four = [...all(), e]
+    await waitMembers(four, 'four members with e')
+    const withE = await settled(four, ids(N))
+    const onE = withE.filter(([, node]) => node === e.name).map(([id]) => id)
+    expect(onE.length).toBeGreaterThan(0)
+    for (const n of all()) await n.call('hooks') // clear
+    expect(await e.call('stopHub')).toBe(true)
+    await waitMembers(all(), 'three members after the leave')
+    const after = await settled(all(), ids(N))
+    const ring = new HubRing(all().map((n) => n.name))
+    for (const [id, node] of after) expect(node).toBe(ring.owner(id))
+    const migrated = (await Promise.all(all().map((n) => n.call('hooks'))))
+      .flat()
+      .filter((h: any) => h.hook === 'childrenMigrated' && h.payload.node === e.name)
+      .flatMap((h: any) => h.payload.ids)
+    expect(migrated.sort()).toEqual(onE.sort())
+    e.child.kill('SIGKILL')
+  }, 60_000)
+
   it('SIGKILL of an original node restarts all its children elsewhere and registries converge', async () => {
     const before = await settled(all(), ids(N))
     const lost = before.filter(([, node]) => node === c.name).map(([id]) => id)

@@ -120,6 +120,23 @@ describe('Hub on a single node', () => {
     expect(hub.processList().map((c) => c.id)).toEqual(['p'])
   })
 
+  it('a local supervisor that exceeds its restart intensity is replaced and its children started again', async () => {
+    hub = await Hub.start({ id: 'intensity', maxRestarts: 1, maxSeconds: 5 })
+    await hub.startChildren([
+      { id: 'i1', start: ['device', []] },
+      { id: 'i2', start: ['device', []] },
+    ])
+    const first = hub.whereIs('i2')!
+    exit(hub.whereIs('i1')!, 'kill')
+    await waitFor('the first restart', () => hub!.whereIs('i1') !== undefined && isAlive(hub!.whereIs('i1')!))
+    exit(hub.whereIs('i1')!, 'kill') // the second restart within 5 s: intensity exceeded
+    await waitFor('both children running again', () =>
+      ['i1', 'i2'].every((id) => hub!.whereIs(id) !== undefined && isAlive(hub!.whereIs(id)!)) && !hub!.whereIs('i2')!.equals(first),
+    )
+    expect(hub.processList().map((c) => c.id)).toEqual(['i1', 'i2'])
+    expect(logs.some((m) => /local supervisor exited/.test(m))).toBe(true)
+  })
+
   it('starts static children with the hub', async () => {
     hub = await Hub.start({ id: 'static', children: [{ id: 's1', start: ['device', ['one']] }, { id: 's2', start: ['device', ['two']] }] })
     expect(hub.processList().map((c) => c.id)).toEqual(['s1', 's2'])
