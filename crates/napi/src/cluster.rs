@@ -61,6 +61,25 @@ pub struct ClusterOutcome {
     pub seed_errors: Vec<String>,
 }
 
+/// One connected peer's transport figures, from `peerStats()`.
+#[napi(object)]
+pub struct PeerStat {
+    /// The peer's full name.
+    pub node: String,
+    /// QUIC's smoothed round-trip time, in microseconds.
+    pub rtt_micros: f64,
+    /// UDP bytes sent on the connection.
+    pub bytes_sent: f64,
+    /// UDP bytes received on the connection.
+    pub bytes_received: f64,
+    /// Packets QUIC declared lost.
+    pub lost_packets: f64,
+    /// Application bytes queued and not yet written.
+    pub queued_bytes: f64,
+    /// Whether this node dialed the connection.
+    pub dialer: bool,
+}
+
 /// One event of a batch.
 #[napi(object)]
 pub struct ClusterEvent {
@@ -631,6 +650,27 @@ impl ClusterNode {
             Ok(_) | Err(NetError::Stopped) => Ok(queued),
             Err(e) => Err(bad(&e.to_string())),
         }
+    }
+
+    /// Transport figures of every connected peer, sorted by name (empty
+    /// when not running); for `metrics.snapshot()`.
+    #[napi]
+    pub fn peer_stats(&self) -> Vec<PeerStat> {
+        let Some(node) = lock(&self.running).as_ref().map(|r| Arc::clone(&r.node)) else {
+            return Vec::new();
+        };
+        node.peer_stats()
+            .into_iter()
+            .map(|p| PeerStat {
+                node: p.node,
+                rtt_micros: p.rtt_micros as f64,
+                bytes_sent: p.bytes_sent as f64,
+                bytes_received: p.bytes_received as f64,
+                lost_packets: p.lost_packets as f64,
+                queued_bytes: p.queued_bytes as f64,
+                dialer: p.dialer,
+            })
+            .collect()
     }
 
     /// The connected nodes, self excluded, sorted.

@@ -20,5 +20,5 @@ mod tls;
 
 pub use config::{Auth, NodeConfig};
 pub use error::NetError;
-pub use node::{BatchOutcome, Event, EventSink, Events, LANES, Node, OutFrame};
+pub use node::{BatchOutcome, Event, EventSink, Events, LANES, Node, OutFrame, PeerStats};
 pub use runtime::runtime;

@@ -82,6 +82,26 @@ pub type Events = mpsc::UnboundedReceiver<Event>;
 /// event order, and must not block.
 pub type EventSink = Arc<dyn Fn(Event) + Send + Sync>;
 
+/// One connected peer's transport figures ([`Node::peer_stats`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerStats {
+    /// The peer's full name, `name@host:port`.
+    pub node: String,
+    /// QUIC's smoothed round-trip time to the peer, in microseconds.
+    pub rtt_micros: u64,
+    /// UDP payload bytes sent on this connection (all streams, acks and
+    /// retransmissions included).
+    pub bytes_sent: u64,
+    /// UDP payload bytes received on this connection.
+    pub bytes_received: u64,
+    /// Packets QUIC declared lost on this connection.
+    pub lost_packets: u64,
+    /// Application bytes queued for the peer and not yet written.
+    pub queued_bytes: usize,
+    /// Whether this node dialed the connection (else the peer did).
+    pub dialer: bool,
+}
+
 /// Where a node's events go.
 enum EventOut {
     Channel(mpsc::UnboundedSender<Event>),
@@ -710,6 +730,31 @@ impl Node {
         lock(&self.shared.peers)
             .get(node)
             .map_or(0, |p| p.queues.queued.load(Ordering::Acquire))
+    }
+
+    /// Transport figures for every connected peer, sorted by name: read
+    /// from the counters quinn already keeps per connection (smoothed RTT,
+    /// UDP bytes), so collecting them costs nothing on the data path. Takes
+    /// the peer table's lock for the copy only.
+    #[must_use]
+    pub fn peer_stats(&self) -> Vec<PeerStats> {
+        let mut v: Vec<PeerStats> = lock(&self.shared.peers)
+            .iter()
+            .map(|(name, p)| {
+                let stats = p.conn.stats();
+                PeerStats {
+                    node: name.clone(),
+                    rtt_micros: u64::try_from(p.conn.rtt().as_micros()).unwrap_or(u64::MAX),
+                    bytes_sent: stats.udp_tx.bytes,
+                    bytes_received: stats.udp_rx.bytes,
+                    lost_packets: stats.path.lost_packets,
+                    queued_bytes: p.queues.queued.load(Ordering::Acquire),
+                    dialer: p.dialer == self.shared.name,
+                }
+            })
+            .collect();
+        v.sort_by(|a, b| a.node.cmp(&b.node));
+        v
     }
 
     /// The connected nodes (authenticated, not yet down), self excluded,
