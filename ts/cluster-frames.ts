@@ -6,6 +6,7 @@
  * @module
  */
 import { log } from './logger.js'
+import { counters } from './metrics-counters.js'
 
 /** The application frame kinds (see docs/wire.md; transport kinds are never seen here). */
 export const FrameKind = {
@@ -44,6 +45,25 @@ export interface FrameSender {
   limits(): number[]
   sendBatch(batch: Uint8Array): number[]
   nodeName(id: number): string | null
+  /** Transport figures per connected peer (for metrics); absent from an addon built before it existed. */
+  peerStats?(): NativePeerStat[]
+}
+
+/** One peer's transport figures as the native handle reports them. */
+export interface NativePeerStat {
+  node: string
+  rttMicros: number
+  bytesSent: number
+  bytesReceived: number
+  lostPackets: number
+  queuedBytes: number
+  dialer: boolean
+}
+
+/** @internal The running node's per-peer transport figures (empty when not running; `undefined` from an older addon). */
+export function peerStats(): NativePeerStat[] | undefined {
+  if (sender === undefined) return []
+  return typeof sender.peerStats === 'function' ? sender.peerStats() : undefined
 }
 
 const handlers = new Map<number, FrameHandler>()
@@ -143,6 +163,10 @@ export function sendFrame(node: string, kind: number, payload: Uint8Array, lane 
   out.set(payload, outLen + HEADER)
   outLen += HEADER + len
   pending[id] += len
+  if (counters.on) {
+    counters.framesOut++
+    counters.frameBytesOut += len
+  }
   if (outLen >= FLUSH_AT) flush()
   else if (!flushQueued) {
     flushQueued = true
@@ -219,6 +243,10 @@ export function dispatchFrames(batch: Uint8Array): void {
     const kind = batch[at + 4]!
     const len = view.getUint32(at + 5, true)
     const from = names[id] ?? nameOf(id)
+    if (counters.on) {
+      counters.framesIn++
+      counters.frameBytesIn += len
+    }
     dispatchFrame(from, kind, batch.subarray(at + 9, at + 9 + len))
     at += 9 + len
   }

@@ -23,6 +23,7 @@
 import { checkName, checkOptions, checkTimeout, describe, isThenable } from './check.js'
 import { ExitError, NoProcessError } from './errors.js'
 import { log } from './logger.js'
+import { counters } from './metrics-counters.js'
 import { node } from './node.js'
 import { Pid, newLocalPid, releaseLocalPid } from './pid.js'
 import { Ref, makeRef } from './ref.js'
@@ -395,6 +396,7 @@ export function mailboxLength(p: Process): number {
  */
 export function deliver(p: Process, message: unknown, system: boolean): void {
   if (!p.alive) return
+  if (counters.on) counters.messagesReceived++
   const resolve = p.resolve
   if (resolve !== null) {
     const match = p.match
@@ -844,6 +846,7 @@ export function send(target: Pid | string | NamedOnNode, message: unknown): void
     // receive would await it instead of returning it
     throw new TypeError('send: a promise (or other thenable) cannot be sent as a message; send its result')
   }
+  if (counters.on) counters.messagesSent++
   let p: Process | null | undefined
   if (target instanceof Pid) {
     p = target.proc

@@ -25,6 +25,7 @@ import { addListener } from './cluster-events.js'
 import { nodes } from './cluster.js'
 import { FrameKind, onFrame, sendFrame } from './cluster-frames.js'
 import { log } from './logger.js'
+import { counters } from './metrics-counters.js'
 import {
   type TopicEntry,
   fanOut,
@@ -215,6 +216,7 @@ export function publishRemote(t: TopicEntry, message: unknown): number {
       throw new RangeError(`pubsub.publish('${t.name}'): the message is larger than a frame may be`)
     } else if (result === 'backpressure') {
       // A telemetry publisher must not stall or fail for one slow node: its copy is dropped.
+      if (counters.on) counters.pubsubRemoteDropped++
       pubsubStats.publishFramesDropped++
       droppedFor(peer, t.name)
     }

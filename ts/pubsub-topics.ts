@@ -20,6 +20,7 @@
  * declaration, from the emitted .d.ts that still uses it.)
  * @module
  */
+import { counters } from './metrics-counters.js'
 
 /** A local member of one topic: a Subscription, a callback or a process. */
 export interface LocalMember {
@@ -49,6 +50,8 @@ export class TopicEntry {
   readonly remote = new Map<string, Set<number>>()
   /** The sum of the sizes of `remote`'s sets. */
   remoteCount = 0
+  /** Local deliveries so far (for metrics: the dashboard's per-topic rates). */
+  delivered = 0
   /** The lane of this topic's publications: they stay in order between two nodes. */
   readonly lane: number
 
@@ -191,6 +194,10 @@ export function currentEnvelope(topic: string, message: unknown): PubSubMessage 
 
 function deliverAll(t: TopicEntry, message: unknown): void {
   envelope = null
+  if (counters.on) {
+    t.delivered += t.localCount
+    counters.pubsubDelivered += t.localCount
+  }
   const locals = t.locals
   const name = t.name
   // Members appended during the walk are past `n`: they joined after this publication.

@@ -14,6 +14,7 @@
  */
 import { checkName, describe } from './check.js'
 import { NoProcessError } from './errors.js'
+import { counters } from './metrics-counters.js'
 import { Pid } from './pid.js'
 import { Process } from './process.js'
 import { publishRemote } from './pubsub-cluster.js'
@@ -95,6 +96,7 @@ function subscribe(
  */
 function publish(topic: string, message: Term): number {
   checkTopic(topic, 'pubsub.publish')
+  if (counters.on) counters.pubsubPublished++
   const t = topicTable.get(topic)
   if (t === undefined || t.remoteCount === 0) {
     assertTerm(message, 'message')

@@ -12,6 +12,7 @@ import { FrameKind, onFrame, sendFrame } from './cluster-frames.js'
 import { type Timed, type TimerList, cancelTimeout, startTimeout } from './deadlines.js'
 import { ConnectionError, NoFunctionError, RemoteError, TimeoutError } from './errors.js'
 import { log } from './logger.js'
+import { callEnded, callStarted, counters } from './metrics-counters.js'
 import { node as localNode } from './node.js'
 import { type Term, type TermValue, assertTerm, decode, encode } from './terms.js'
 
@@ -45,6 +46,8 @@ class Pending implements Timed {
   tNext: Timed | null = null
   tAt = 0
   tList: TimerList | null = null
+  /** When the call was sent, for the latency histogram (0 with metrics off). */
+  readonly started = callStarted()
   constructor(
     readonly id: number,
     readonly node: string,
@@ -58,6 +61,7 @@ class Pending implements Timed {
 
   expire(): void {
     if (!forget(this)) return
+    if (counters.on) counters.rpcErrors++
     this.reject(new TimeoutError(`${this.what} timed out after ${this.timeout} ms`, this.timeout))
   }
 }
@@ -230,6 +234,7 @@ function callRemote(nodeName: string, module: string, fn: string, args: Term[], 
   const what = describe(nodeName, module, fn)
   const id = nextId
   nextId = nextId >= Number.MAX_SAFE_INTEGER ? 1 : nextId + 1
+  if (counters.on) counters.rpcCalls++
   let bytes: Uint8Array
   try {
     bytes = encodeCall({ id, module, fn, args })
@@ -267,7 +272,10 @@ function call<T extends TermValue<T> = Term>(nodeName: string, module: string, f
   } catch (error) {
     return Promise.reject(error)
   }
-  if (nodeName === localNode()) return callLocal(module, fn, list, timeout) as Promise<T>
+  if (nodeName === localNode()) {
+    if (counters.on) counters.rpcCalls++
+    return callLocal(module, fn, list, timeout) as Promise<T>
+  }
   return callRemote(nodeName, module, fn, list, timeout) as Promise<T>
 }
 
@@ -377,6 +385,7 @@ onFrame(FrameKind.RpcCall, (from, payload) => {
     malformed('RpcCall', from, 'expected { id, module, fn, args }')
     return
   }
+  if (counters.on) counters.rpcServed++
   run(module, fn, args as Term[], (out) => reply(from, id, out, module, fn))
 })
 
@@ -388,6 +397,7 @@ onFrame(FrameKind.RpcCast, (from, payload) => {
     malformed('RpcCast', from, 'expected { module, fn, args }')
     return
   }
+  if (counters.on) counters.rpcCasts++
   run(module, fn, args as Term[], (out) => logCastFailure(out, from, module, fn))
 })
 
@@ -402,6 +412,7 @@ onFrame(FrameKind.RpcReply, (from, payload) => {
   const p = pending.get(from)?.get(id)
   if (p === undefined) return // timed out already (or never ours): dropped
   forget(p)
+  callEnded(p.started, ok)
   if (ok) {
     p.resolve(msg.value as Term)
     return
@@ -424,6 +435,7 @@ addListener('nodedown', (nodeName, info) => {
   if (byId === undefined) return
   pending.delete(nodeName)
   for (const p of byId.values()) {
+    if (counters.on) counters.rpcErrors++
     pendingCount--
     cancelTimeout(p)
     p.reject(new ConnectionError(`${p.what}: node ${nodeName} went down (${info.reason ?? 'unknown'})`, nodeName))

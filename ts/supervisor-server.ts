@@ -13,6 +13,7 @@ import type { ChildType, Intensity, NormalSpec, RestartType, Strategy } from './
 import { pidOfStartResult } from './child-spec.js'
 import { GenServer } from './genserver.js'
 import { log } from './logger.js'
+import { supervisorRestarted } from './metrics-counters.js'
 import type { Pid } from './pid.js'
 import {
   type ExitMessage,
@@ -327,6 +328,7 @@ export class SupervisorServer extends GenServer {
   /** Records a restart; false when the intensity is exceeded. */
   private addRestart(): boolean {
     const now = performance.now()
+    supervisorRestarted(this.pid)
     const restarts = this.restarts
     restarts.push(now)
     const since = now - this.maxSeconds * 1000
