@@ -118,3 +118,14 @@ export {
   type WebSocketHandlers,
 } from './serve-options.js'
 export { ServerWebSocket } from './websocket.js'
+export {
+  type HistogramBucket,
+  type MetricsSnapshot,
+  type PeerMetrics,
+  type SnapshotListener,
+  type SnapshotListenerOptions,
+  metrics,
+} from './metrics.js'
+// Every node answers the dashboard's RPC module, so a dashboard on any node sees the whole cluster.
+import './dashboard-collect.js'
+export { type Dashboard, type DashboardOptions, dashboard } from './dashboard.js'
