@@ -162,6 +162,7 @@ async function main() {
   let updates = 0
   let trees = 0
   let total = 0
+  let arrivals = []
   const overviewNodes = new Set()
   ws.on('message', (data) => {
     const text = String(data)
@@ -169,6 +170,7 @@ async function main() {
     const m = JSON.parse(text)
     if (m.type === 'overview') {
       updates++
+      arrivals.push(performance.now())
       total = 0
       for (const n of m.nodes) if (n.overview) (overviewNodes.add(n.node), (total += n.overview.processes.count))
     } else if (m.type === 'tree') trees++
@@ -178,9 +180,19 @@ async function main() {
   bytes = 0
   updates = 0
   trees = 0
+  arrivals = []
   const FEED_S = 10
   await new Promise((r) => setTimeout(r, FEED_S * 1000))
-  const feed = { bytesPerSec: bytes / FEED_S, updatesPerSec: updates / FEED_S, trees, processes: total, nodes: overviewNodes.size }
+  const gaps = arrivals.slice(1).map((t, i) => t - arrivals[i]).sort((x, y) => x - y)
+  const feed = {
+    bytesPerSec: bytes / FEED_S,
+    updatesPerSec: updates / FEED_S,
+    medianGapMs: gaps[gaps.length >> 1] ?? NaN,
+    maxGapMs: gaps.at(-1) ?? NaN,
+    trees,
+    processes: total,
+    nodes: overviewNodes.size,
+  }
   ws.close()
   await d.stop()
   await sup.stop()
@@ -200,7 +212,8 @@ async function main() {
     console.log(`  ${name} passes  on: ${r.on.passes.map((x) => fmt(x)).join(', ')}   off: ${r.off.passes.map((x) => fmt(x)).join(', ')}`)
   }
   console.log(
-    `\ndashboard feed: ${fmt(feed.processes)} processes on ${feed.nodes} nodes, one client: ${feed.updatesPerSec.toFixed(2)} updates/s, ` +
+    `\ndashboard feed: ${fmt(feed.processes)} processes on ${feed.nodes} nodes, one client: ${feed.updatesPerSec.toFixed(2)} updates/s ` +
+      `(median gap ${fmt(feed.medianGapMs)} ms, max ${fmt(feed.maxGapMs)} ms), ` +
       `${fmt(feed.bytesPerSec / 1024, 1)} KB/s (target < 100 KB/s), ${feed.trees} tree messages in ${FEED_S} s`,
   )
   await cluster.stop()
