@@ -6,6 +6,7 @@ import { createRequire } from 'node:module'
 import { afterEach, describe, expect, it } from 'vitest'
 import {
   GenServer,
+  Hub,
   type MetricsSnapshot,
   Supervisor,
   exit,
@@ -192,6 +193,36 @@ describe('metrics.prometheus', () => {
     expect(ok.headers.get('content-type')).toBe(metrics.contentType)
     expect((parsePrometheus(await ok.text())).length).toBeGreaterThan(10)
     expect((await metrics.handler(new Request('http://localhost/other'))).status).toBe(404)
+  })
+})
+
+describe('metrics.watchHub', () => {
+  it('reports a watched hub\u2019s children per node and its restarts, and forgets it once stopped', async () => {
+    class Sensor extends GenServer {}
+    Hub.define('metrics-sensor', Sensor)
+    const hub = await Hub.start({ id: 'metrics-hub' })
+    try {
+      expect(metrics.snapshot().hubs).toEqual([])
+      const stop = metrics.watchHub(hub)
+      await hub.startChildren([0, 1, 2, 3, 4].map((i) => ({ id: `sensor:${i}`, start: ['metrics-sensor', []] as [string, never[]] })), { await: true })
+      const h = metrics.snapshot().hubs.find((x) => x.id === 'metrics-hub')!
+      expect(h.localChildren).toBe(5)
+      expect(h.childrenByNode).toEqual({ 'nonode@nohost': 5 })
+      expect(h.restarts).toBe(0)
+      exit(hub.whereIs('sensor:2')!, 'kill')
+      await waitFor('the restart to be counted', () => metrics.snapshot().hubs[0]?.restarts === 1)
+      expect(metrics.snapshot().hubs[0]!.localChildren).toBe(5)
+      const text = await metrics.prometheus()
+      const fam = parsePrometheus(text).find((f) => f.name === 'ironwood_hub_local_children')!
+      expect(fam.metrics.find((m) => m.labels?.hub === 'metrics-hub')?.value).toBe('5')
+      stop()
+      expect(metrics.snapshot().hubs).toEqual([])
+      metrics.watchHub(hub)
+    } finally {
+      await hub.stop()
+    }
+    expect(metrics.snapshot().hubs).toEqual([])
+    expect(() => metrics.watchHub({} as Hub)).toThrow(TypeError)
   })
 })
 

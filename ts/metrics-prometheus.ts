@@ -90,6 +90,11 @@ labelled('ironwood_peer_sent_bytes', 'UDP bytes sent to each peer on its current
 labelled('ironwood_peer_received_bytes', 'UDP bytes received from each peer on its current connection.', 'peer', (s) =>
   s.peers.filter((p) => p.state === 'up').map((p) => [p.node, p.bytesReceived]),
 )
+labelled('ironwood_hub_local_children', 'Children of each watched process hub running on this node.', 'hub', (s) =>
+  s.hubs.map((h) => [h.id, h.localChildren]),
+)
+labelled('ironwood_hub_migrations', 'Children that migrated into this node, per watched hub.', 'hub', (s) => s.hubs.map((h) => [h.id, h.migrations]))
+labelled('ironwood_hub_restarts', 'Local children restarted, per watched hub.', 'hub', (s) => s.hubs.map((h) => [h.id, h.restarts]))
 
 // The RPC latency histogram is kept as bucket counts by the counters
 // (prom-client's Histogram only takes observations one by one), so it is

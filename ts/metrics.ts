@@ -11,13 +11,17 @@ import { checkOptions } from './check.js'
 import { addListener } from './cluster-events.js'
 import { peerStats } from './cluster-frames.js'
 import { nodes } from './cluster.js'
+import type { Hub } from './hub.js'
 import { RPC_BUCKETS_MS, counters, rpcLatencyBuckets } from './metrics-counters.js'
+import { type HubMetrics, hubMetrics, unwatchHub, watchHub } from './metrics-hub.js'
 import { node } from './node.js'
 import { livePids } from './pid.js'
 import { mailboxLength } from './process.js'
 import { topics } from './pubsub-topics.js'
 import { pendingCallCount } from './rpc.js'
 import { Table } from './state.js'
+
+export type { HubMetrics, HubMove } from './metrics-hub.js'
 
 /** One cumulative bucket of a latency histogram (Prometheus style: `count` calls took ≤ `le` ms). */
 export interface HistogramBucket {
@@ -113,6 +117,8 @@ export interface MetricsSnapshot {
   frames: { in: number; out: number; bytesIn: number; bytesOut: number }
   /** Connected peers, then peers lost in the last five minutes. */
   peers: PeerMetrics[]
+  /** The process hubs watched with {@link metrics.watchHub} on this node (empty if none). */
+  hubs: HubMetrics[]
 }
 
 /** Peers lost recently, kept so a dashboard can show them down. */
@@ -210,6 +216,7 @@ function snapshot(): MetricsSnapshot {
     supervisors: { restarts: counters.supervisorRestarts },
     frames: { in: counters.framesIn, out: counters.framesOut, bytesIn: counters.frameBytesIn, bytesOut: counters.frameBytesOut },
     peers: peersNow(now),
+    hubs: hubMetrics(),
   }
 }
 
@@ -288,6 +295,21 @@ export const metrics = {
   enable(): void {
     counters.on = true
   },
+  /**
+   * Adds a process hub's figures to this node's snapshots (and so to the
+   * dashboard): children per node, migrations into this node, restarts of
+   * local children, and the latest moves. Call it on every node of the hub
+   * after `Hub.start`. Returns a function that stops watching; a stopped
+   * hub is dropped by itself.
+   */
+  watchHub(hub: Hub): () => void {
+    if (typeof hub !== 'object' || hub === null || typeof (hub as Hub).on !== 'function' || typeof (hub as Hub).whichChildren !== 'function') {
+      throw new TypeError('metrics.watchHub: expected a Hub (from Hub.start)')
+    }
+    return watchHub(hub)
+  },
+  /** Stops watching a hub; whether it was watched. */
+  unwatchHub,
   /** Sets every counter and the latency histogram back to zero. */
   reset,
   /**
