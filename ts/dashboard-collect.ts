@@ -68,6 +68,8 @@ export interface NodeOverview {
   peers: Array<{ node: string; state: 'up' | 'down'; rttMs: number | null; bytesSent: number; bytesReceived: number; reason?: string }>
   topics: TopicView[]
   topicCount: number
+  /** Watched process hubs (`metrics.watchHub`). */
+  hubs: MetricsSnapshot['hubs']
 }
 
 /** One process in a tree view. */
@@ -164,6 +166,7 @@ export function overview(): NodeOverview {
     })),
     topics: list.slice(0, MAX_TOPICS),
     topicCount: list.length,
+    hubs: s.hubs,
   }
 }
 

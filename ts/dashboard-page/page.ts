@@ -30,6 +30,7 @@ export const PAGE_HTML = `<!doctype html>
   <section><h2>Shared table</h2><div id="table"></div></section>
   <section class="wide charts"><div><h3>messages / s</h3><div id="chart-messages"></div></div><div><h3>RPC calls / s</h3><div id="chart-rpc"></div></div><div><h3>pub/sub deliveries / s</h3><div id="chart-deliveries"></div></div></section>
   <section><h2>Pub/sub topics <small id="topic-count"></small></h2><table id="topics"><thead><tr><th>topic</th><th>members</th><th>deliveries / s</th></tr></thead><tbody></tbody></table></section>
+  <section class="wide" id="hub-section" hidden><h2>Process hubs</h2><div id="hubs"></div></section>
   <section><h2>Supervision tree <select id="tree-node"></select></h2><div id="tree-summary"></div><div id="tree"></div></section>
 </main>
 <div id="toast"></div>
@@ -67,6 +68,7 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 button { background: var(--line); color: var(--text); border: 1px solid #3d4b59; border-radius: 3px; font-size: 11px; padding: 0 6px; cursor: pointer; margin-left: 6px; }
 button:hover { background: #3d4b59; }
 select { background: var(--line); color: var(--text); border: 1px solid #3d4b59; font-size: 12px; }
+ul.moves { color: var(--dim); margin: 6px 0 0; padding-left: 18px; }
 #toast { position: fixed; bottom: 12px; right: 12px; background: #30363d; padding: 6px 12px; border-radius: 4px; display: none; }
 `
 
@@ -139,6 +141,7 @@ export const PAGE_JS = `'use strict';
         row('deliveries / s', r ? fmt(r.deliveries) : '–');
         row('drops · restarts', fmt(o.counters.dropped) + ' · ' + fmt(o.counters.restarts));
         row('table keys', fmt(o.table.size));
+        (o.hubs || []).forEach(function (h) { row('hub ' + h.id + ' children', fmt(h.localChildren) + ' (↻ ' + fmt(h.restarts) + ', ⇄ ' + fmt(h.migrations) + ')'); });
         row('memory (rss)', bytes(o.memory.rss));
       } else {
         row('status', n.error || 'no data');
@@ -204,6 +207,47 @@ export const PAGE_JS = `'use strict';
     var table = el('table'); var head = el('tr'); head.appendChild(el('th', null, 'key prefix')); head.appendChild(el('th', null, 'keys')); table.appendChild(head);
     t.prefixes.forEach(function (p) { var tr = el('tr'); tr.appendChild(el('td', null, p[0])); tr.appendChild(el('td', { 'class': 'num' }, fmt(p[1]))); table.appendChild(tr); });
     box.appendChild(table);
+  }
+
+  // Each hub: children per node (the serving node's registry view, else any
+  // node's), and the recent moves every node reported, newest first.
+  function renderHubs() {
+    var hubs = {};
+    state.nodes.forEach(function (n) {
+      if (!n.overview) return;
+      (n.overview.hubs || []).forEach(function (h) {
+        var e = hubs[h.id] || (hubs[h.id] = { byNode: null, moves: [] });
+        if (!e.byNode || n.node === state.self) e.byNode = h.childrenByNode;
+        h.recentMoves.forEach(function (m) { e.moves.push({ at: n.node, m: m }); });
+      });
+    });
+    var ids = Object.keys(hubs);
+    $('hub-section').hidden = ids.length === 0;
+    var box = $('hubs'); box.textContent = '';
+    ids.sort().forEach(function (id) {
+      var e = hubs[id], total = 0;
+      var table = el('table', { 'data-hub': id });
+      var head = el('tr'); ['hub ' + id + ': node', 'children', 'state'].forEach(function (h) { head.appendChild(el('th', null, h)); }); table.appendChild(head);
+      state.nodes.forEach(function (n) {
+        var c = (e.byNode && e.byNode[n.node]) || 0; total += c;
+        var tr = el('tr', { 'data-hub-node': n.node, 'data-children': String(c) });
+        tr.appendChild(el('td', null, n.node)); tr.appendChild(el('td', { 'class': 'num' }, fmt(c))); tr.appendChild(el('td', { 'class': n.state }, n.state));
+        table.appendChild(tr);
+      });
+      var foot = el('tr', { 'data-hub-total': String(total) }); foot.appendChild(el('td', null, 'total')); foot.appendChild(el('td', { 'class': 'num' }, fmt(total))); table.appendChild(foot);
+      box.appendChild(table);
+      e.moves.sort(function (a, b) { return b.m.time - a.m.time; });
+      if (e.moves.length) {
+        var ul = el('ul', { 'class': 'moves' });
+        e.moves.slice(0, 8).forEach(function (x) {
+          var m = x.m, what = m.kind === 'migrated_in' ? m.count + ' children migrated from ' + m.node + ' to ' + x.at
+            : m.kind === 'forwarded' ? m.count + ' children handed from ' + x.at + ' to ' + m.node
+            : 'redistribution on ' + x.at + ' after ' + m.node + (m.kind === 'nodeup' ? ' joined' : ' left');
+          ul.appendChild(el('li', null, new Date(m.time).toLocaleTimeString() + ' ' + what));
+        });
+        box.appendChild(ul);
+      }
+    });
   }
 
   function renderSelect() {
@@ -284,7 +328,7 @@ export const PAGE_JS = `'use strict';
     $('meta').textContent = 'served by ' + msg.self + ' · updated ' + new Date(msg.time).toLocaleTimeString() + ' · every ' + msg.interval + ' ms';
     var mode = $('mode'); mode.textContent = msg.control ? 'control' : 'read-only'; mode.className = msg.control ? 'control' : '';
     document.body.setAttribute('data-updated', String(msg.time));
-    renderNodes(); renderLinks(); renderTopics(); renderTable(); renderSelect(); record(msg.time);
+    renderNodes(); renderLinks(); renderTopics(); renderTable(); renderHubs(); renderSelect(); record(msg.time);
   }
 
   function connect() {
