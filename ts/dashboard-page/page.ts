@@ -63,6 +63,7 @@ table { width: 100%; border-collapse: collapse; } th, td { text-align: left; pad
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .charts { display: grid; grid-template-columns: repeat(3, minmax(0, 1fr)); gap: 12px; }
 .up { color: var(--up); } .down { color: var(--down); }
+#tree { max-height: 420px; overflow: auto; }
 #tree ul { list-style: none; margin: 0; padding-left: 16px; } #tree > ul { padding-left: 0; }
 #tree li { padding: 1px 0; } #tree .kind { color: var(--dim); font-size: 11px; } #tree .mb { color: var(--accent); } #tree .rs { color: #d29922; }
 button { background: var(--line); color: var(--text); border: 1px solid #3d4b59; border-radius: 3px; font-size: 11px; padding: 0 6px; cursor: pointer; margin-left: 6px; }
