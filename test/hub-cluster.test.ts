@@ -212,6 +212,19 @@ describe('the hub on a real 3-node cluster', { timeout: 60_000 }, () => {
     e.child.kill('SIGKILL')
   }, 60_000)
 
+  it('after two nodes lose each other and reconnect, every child that ran on both sides keeps exactly one instance', async () => {
+    await settled(all(), ids(N))
+    for (const n of all()) await n.call('hooks') // clear
+    expect(await b.call('disconnect', { target: c.name })).toBe(true)
+    // Each side sees the other leave and restarts the children it now owns: duplicates for a while.
+    await waitFor('b to see c leave', async () => (await b.call('hooks')).some((h: any) => h.hook === 'postClusterLeave' && h.payload.node === c.name))
+    await waitFor('b and c to be connected again', async () => (await b.call('connect', { target: c.name })) === true)
+    await waitMembers(all(), 'three members again')
+    const after = await settled(all(), ids(N), 30_000)
+    const ring = new HubRing(all().map((n) => n.name))
+    for (const [id, node] of after) expect(node).toBe(ring.owner(id))
+  }, 60_000)
+
   it('SIGKILL of an original node restarts all its children elsewhere and registries converge', async () => {
     const before = await settled(all(), ids(N))
     const lost = before.filter(([, node]) => node === c.name).map(([id]) => id)
