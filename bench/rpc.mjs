@@ -254,6 +254,39 @@ if (sendMode === 'send') {
   R.send = await oneway('sunk', sendIt, ONEWAY)
 }
 
+// --- a lost node ---------------------------------------------------------------
+// A second server with the default heartbeats (1 s interval, 3 s timeout):
+// 1,000 calls wait on it, it is SIGKILLed, and we time the nodedown after the
+// kill and the last ConnectionError after the nodedown.
+log('  failure detection: 1,000 pending calls, SIGKILL')
+const victim = fork(new URL('./lib/rpc-server.mjs', import.meta.url), [], {
+  env: { ...process.env, IRONWOOD_BENCH_COOKIE: cookie },
+  stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+})
+const vinfo = await new Promise((resolve) => victim.once('message', resolve))
+if (!(await cluster.connect(vinfo.node))) throw new Error(`could not connect to ${vinfo.node}`)
+const lost = {}
+const downAt = new Promise((resolve) =>
+  cluster.on('nodedown', (n) => {
+    if (n === vinfo.node) resolve(performance.now())
+  }),
+)
+let rejected = 0
+let lastRejectAt = 0
+const hung = Array.from({ length: 1000 }, () =>
+  rpc.call(vinfo.node, 'bench', 'hang', [], { timeout: 30_000 }).catch((e) => {
+    if (e?.code === 'ENOCONNECTION') rejected++
+    lastRejectAt = performance.now()
+  }),
+)
+await new Promise((r) => setTimeout(r, 200)) // the calls are on the server
+const killedAt = performance.now()
+victim.kill('SIGKILL')
+lost.down = (await downAt) - killedAt
+await Promise.all(hung)
+lost.reject = lastRejectAt - (killedAt + lost.down)
+lost.rejected = rejected
+
 // --- stop ---------------------------------------------------------------------
 sock.destroy()
 grpcClient.close()
@@ -283,6 +316,8 @@ row('1 KiB echo, 64 in flight (MB/s)', f1(iw.t1), f1(gr.t1), f1(ht.t1), `${fmt(i
 row('64 KiB echo p50 (µs)', f1(iw.p64), f1(gr.p64), f1(ht.p64), `${fmt(iw.p64 / gr.p64, 2)}× gRPC`, '', '')
 row('64 KiB echo, 64 in flight (MB/s)', f1(iw.t64), f1(gr.t64), f1(ht.t64), `${fmt(iw.t64 / gr.t64, 1)}× gRPC`, '', '')
 row('tcp ping-pong floor p50 / p99 (µs)', `${f1(R.tcp.lat.p50)} / ${f1(R.tcp.lat.p99)}`, '', '', `rpc p50 = ${fmt(iw.lat.p50 / R.tcp.lat.p50, 2)}× floor`, '', '')
+row('SIGKILL → nodedown (ms, default heartbeats)', fmt(lost.down), '', '', '', '≤ 3,000 (the heartbeat timeout)', yes(lost.down <= 3000))
+row('nodedown → last of 1,000 pending calls rejected (ms)', fmt(lost.reject, 1), '', '', `${fmt(lost.rejected)} ConnectionError`, '≤ 100', yes(lost.reject <= 100 && lost.rejected === 1000))
 row('rpc.cast one-way (msgs/s)', fmt(R.cast.rate), '', '', '', sendMode === 'send' ? '' : '≥ 500,000/s (send pending)',
   sendMode === 'send' ? '' : `${yes(R.cast.rate >= 500_000)} (send pending)`)
 if (R.send) row('remote send one-way (msgs/s)', fmt(R.send.rate), '', '', '', '≥ 500,000/s', yes(R.send.rate >= 500_000))

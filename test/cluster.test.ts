@@ -99,7 +99,7 @@ describe('cluster (real node processes on 127.0.0.1)', () => {
   })
 
   // /proc names each thread; other systems have no such view.
-  it.runIf(process.platform === 'linux')('runs the transport on 2 threads, or IRONWOOD_NET_THREADS', async () => {
+  it.skipIf(process.platform !== 'linux')('runs the transport on 2 threads, or IRONWOOD_NET_THREADS', async () => {
     const netThreads = (pid: number) =>
       readdirSync(`/proc/${pid}/task`).filter((t) => readFileSync(`/proc/${pid}/task/${t}/comm`, 'utf8').trim() === 'ironwood-net').length
     const saved = process.env.IRONWOOD_NET_THREADS

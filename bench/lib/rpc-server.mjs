@@ -34,6 +34,8 @@ rpc.register('bench', {
   ticks: () => ticks,
   sinkPid: () => sink,
   sunk: () => sunk,
+  // Never answers: the calls the failure-detection phase leaves pending.
+  hang: () => new Promise(() => {}),
   reset: () => {
     ticks = 0
     sunk = 0

@@ -11,9 +11,32 @@ pub(crate) fn timed_out(now: Millis, last_heard: Millis, timeout: Millis) -> boo
     now.saturating_sub(last_heard) > timeout
 }
 
+/// How long from `now` until a peer last heard from at `last_heard` times
+/// out (0 if it already has): the silence check runs at that moment rather
+/// than on the next heartbeat tick, so a lost peer is reported within the
+/// timeout of its last sign of life, not up to one interval later.
+#[must_use]
+pub(crate) fn until_timeout(now: Millis, last_heard: Millis, timeout: Millis) -> Millis {
+    last_heard
+        .saturating_add(timeout)
+        .saturating_add(1)
+        .saturating_sub(now)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_check_is_due_just_past_the_timeout() {
+        assert_eq!(until_timeout(1_000, 1_000, 300), 301);
+        assert_eq!(until_timeout(1_200, 1_000, 300), 101);
+        assert!(timed_out(1_000 + 301, 1_000, 300));
+        assert_eq!(until_timeout(1_301, 1_000, 300), 0);
+        assert_eq!(until_timeout(5_000, 1_000, 300), 0);
+        // A frame stamped after `now` was read: the full timeout remains.
+        assert_eq!(until_timeout(900, 1_000, 300), 401);
+    }
 
     #[test]
     fn silence_longer_than_the_timeout_is_down() {

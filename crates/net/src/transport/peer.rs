@@ -267,8 +267,9 @@ async fn lane_writer(
     }
 }
 
-/// Sends a heartbeat every interval and declares the peer down when it has
-/// been silent for longer than the timeout.
+/// Sends a heartbeat every interval and declares the peer down as soon as it
+/// has been silent for longer than the timeout (checked at that deadline,
+/// not at the next tick).
 async fn heartbeats(
     shared: Arc<Shared>,
     conn: Connection,
@@ -284,16 +285,22 @@ async fn heartbeats(
         return;
     };
     loop {
-        tokio::select! {
-            _ = tick.tick() => {}
+        let due =
+            heartbeat::until_timeout(now_millis(), last_heard.load(Ordering::Acquire), timeout);
+        let beat_now = tokio::select! {
+            _ = tick.tick() => true,
+            () = tokio::time::sleep(std::time::Duration::from_millis(due)) => false,
             _ = conn.closed() => return,
-        }
+        };
         if heartbeat::timed_out(now_millis(), last_heard.load(Ordering::Acquire), timeout) {
             log::warn!("{}: no heartbeat from {peer} for {timeout} ms", shared.name);
             shared.peer_lost(&peer, id, "heartbeat_timeout", CloseCode::HEARTBEAT_TIMEOUT);
             return;
         }
-        if !shared.heartbeats_frozen.load(Ordering::Acquire) && tx.send(beat.clone()).is_err() {
+        if beat_now
+            && !shared.heartbeats_frozen.load(Ordering::Acquire)
+            && tx.send(beat.clone()).is_err()
+        {
             return;
         }
     }
