@@ -45,7 +45,8 @@ export interface Payloads {
   StopReply: { h: string; ref: number; results: WireResult[] }
   Update: { h: string; put: WireEntry[]; del: string[] }
   Sync: { h: string; entries: WireEntry[]; last: boolean }
-  Migrate: { h: string; children: WireChild[] }
+  /** `orphanOf`: the children of that lost node, sent by a survivor to their new owner (so a registry entry still on that node does not block the start). */
+  Migrate: { h: string; children: WireChild[]; orphanOf?: string }
 }
 
 /** Encodes a payload. */
@@ -86,7 +87,7 @@ const CHECKS: { [K in keyof Payloads]: (p: Record<string, unknown>) => boolean }
   StopReply: (p) => isRef(p.ref) && arrayOf(p.results, isResult),
   Update: (p) => arrayOf(p.put, isEntry) && arrayOf(p.del, isId),
   Sync: (p) => typeof p.last === 'boolean' && arrayOf(p.entries, isEntry),
-  Migrate: (p) => arrayOf(p.children, isChild),
+  Migrate: (p) => arrayOf(p.children, isChild) && (p.orphanOf === undefined || typeof p.orphanOf === 'string'),
 }
 
 /** Decodes and validates a payload of `kind`; a string says why it is malformed. */

@@ -507,20 +507,21 @@ export class Hub {
   }
 
   /** Starts children on this node (under its supervisor); one result each, in order. */
-  async #startLocalMany(children: WireChild[], check: boolean): Promise<WireResult[]> {
-    const results = await pooled(children, (c) => this.#startLocal(c, check))
+  async #startLocalMany(children: WireChild[], check: boolean, lostNode?: string): Promise<WireResult[]> {
+    const results = await pooled(children, (c) => this.#startLocal(c, check, lostNode))
     const started = results.filter((r): r is { id: string; pid: Pid } => !('error' in r))
     if (started.length > 0) this.#hooks.emit('processStartups', { started })
     return results
   }
 
-  async #startLocal(child: WireChild, check: boolean): Promise<WireResult> {
+  /** Starts one child here; with `check`, refuses an id registered on another node (except `lostNode`, which is gone). */
+  async #startLocal(child: WireChild, check: boolean, lostNode?: string): Promise<WireResult> {
     const id = child.id
     const mine = this.#local.get(id)
     if (mine !== undefined) return { id, error: 'already_started', node: this.#self, ...(mine.pid && { pid: mine.pid }) }
     if (check) {
       const at = this.#reg.location(id)
-      if (at !== undefined && at.node !== this.#self) return { id, error: 'already_started', node: at.node, pid: at.pid }
+      if (at !== undefined && at.node !== this.#self && at.node !== lostNode) return { id, error: 'already_started', node: at.node, pid: at.pid }
     }
     const Class = behaviours.get(child.start[0])
     if (Class === undefined) return { id, error: `start_failed: behaviour '${child.start[0]}' is not defined on ${this.#self}` }
@@ -849,6 +850,18 @@ export class Hub {
       const orphans = this.#reg.dropNode(n)
       const owners = this.#ring.ownerMany(orphans.map((e) => e.id))
       const mine = orphans.filter((_, i) => owners[i] === this.#self).map((e) => e.child)
+      // The new owner may not have heard of a child the lost node started
+      // just before it died: every survivor sends the owners the orphans it
+      // knows of (an owner that already runs one ignores the copy).
+      const theirs = new Map<string, NormalChild[]>()
+      orphans.forEach((e, i) => {
+        const to = owners[i]
+        if (to === undefined || to === this.#self) return
+        let list = theirs.get(to)
+        if (list === undefined) theirs.set(to, (list = []))
+        list.push(e.child)
+      })
+      for (const [to, list] of theirs) this.#sendChunks(to, 'Migrate', list, (children) => ({ h: this.id, children, orphanOf: n }))
       if (mine.length > 0) {
         this.#hooks.emit('preChildrenRedistribution', { event: 'nodedown', node: n, ids: mine.map((c) => c.id) })
         await this.#startLocalMany(mine, false)
@@ -907,11 +920,13 @@ export class Hub {
 
   /** @internal Children handed over by `from`: they start here (never dropped, even if the rings disagree for a moment). */
   _onMigrate(from: string, p: Payloads['Migrate']): void {
-    void this.#startLocalMany(p.children, false).then((results) => {
+    // Orphans of a lost node are started unless they already run somewhere
+    // else (their entry may still name the lost node here: that one is ignored).
+    void this.#startLocalMany(p.children, p.orphanOf !== undefined, p.orphanOf).then((results) => {
       this.#flush()
       const ids = results.filter((r) => !('error' in r)).map((r) => r.id)
       for (const r of results) if ('error' in r && r.error !== 'already_started') log({ level: 'error', message: `hub ${this.id}: migrated child ${r.id} from ${from} failed to start: ${r.error}` })
-      this.#hooks.emit('childrenMigrated', { node: from, ids })
+      if (ids.length > 0) this.#hooks.emit('childrenMigrated', { node: from, ids })
     })
   }
 
