@@ -51,18 +51,18 @@ function expectCleanExit(run: Run, rounds: number, perRound: number) {
   expect(run.signal, `killed by a signal (a crash)\n${context}`).toBe(null)
   expect(run.code, context).toBe(0)
   // The child ran on this runtime (under Bun, fork/spawn of execPath is Bun too).
-  expect(run.lines[0]).toMatchObject({ runtime })
+  expect(run.lines[0], context).toMatchObject({ runtime })
   const summary = run.lines.at(-1)?.summary
   expect(summary, context).toBeDefined()
-  expect(summary.errors).toEqual([])
-  expect(summary.terminated).toBe(rounds * perRound)
+  expect(summary.errors, context).toEqual([])
+  expect(summary.terminated, context).toBe(rounds * perRound)
   // The process still counts exactly, on its main thread and in a new worker.
-  expect(summary.check).toBe(1000)
-  expect(summary.finalExit).toBe(0)
-  expect(summary.final).toBe(5000)
+  expect(summary.check, context).toBe(1000)
+  expect(summary.finalExit, context).toBe(0)
+  expect(summary.final, context).toBe(5000)
   // The table was in use when workers were terminated.
-  expect(summary.ops).toBeGreaterThan(0)
-  return summary
+  expect(summary.ops, context).toBeGreaterThan(0)
+  return { summary, context }
 }
 
 describe(`terminating workers during native work (${runtime})`, () => {
@@ -72,15 +72,15 @@ describe(`terminating workers during native work (${runtime})`, () => {
       const rounds = 3
       const perRound = 8
       const run = await runStress({ rounds, perRound, seed: 1, mainCluster: true })
-      const summary = expectCleanExit(run, rounds, perRound)
+      const { summary, context } = expectCleanExit(run, rounds, perRound)
       // Every terminated worker's node was seen going down, messages and casts
       // from them arrived, and a fresh worker node can still call this node.
-      expect(summary.leftConnected).toEqual([])
-      expect(summary.upsDown).toBe(true)
-      expect(summary.received).toBe(true)
-      expect(summary.counted).toBe(true)
-      expect(summary.onceReply).toEqual({ from: expect.stringMatching(/^w\d+@127\.0\.0\.1:\d+$/) })
-      expect(summary.onceExit).toBe(0)
+      expect(summary.leftConnected, context).toEqual([])
+      expect(summary.upsDown, context).toBe(true)
+      expect(summary.received, context).toBe(true)
+      expect(summary.counted, context).toBe(true)
+      expect(summary.onceReply, context).toEqual({ from: expect.stringMatching(/^w\d+@127\.0\.0\.1:\d+$/) })
+      expect(summary.onceExit, context).toBe(0)
     },
     EXIT_BOUND_MS + 10_000,
   )
