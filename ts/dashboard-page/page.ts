@@ -50,7 +50,7 @@ header h1 { margin: 0; font-size: 18px; } header h1 span { color: var(--accent);
 #meta { color: var(--dim); flex: 1; } #mode { font-size: 12px; padding: 2px 8px; border-radius: 10px; background: var(--line); }
 #mode.control { background: #6e3b00; }
 main { display: grid; grid-template-columns: repeat(2, minmax(0, 1fr)); gap: 12px; padding: 12px 16px; }
-section { background: var(--panel); border: 1px solid var(--line); border-radius: 6px; padding: 10px 12px; min-width: 0; }
+section { background: var(--panel); border: 1px solid var(--line); border-radius: 6px; padding: 10px 12px; min-width: 0; overflow-x: auto; }
 section.wide { grid-column: 1 / -1; }
 h2 { margin: 0 0 8px; font-size: 14px; } h2 small { color: var(--dim); font-weight: 400; } h3 { margin: 0 0 4px; font-size: 12px; color: var(--dim); font-weight: 500; }
 #nodes { display: flex; flex-wrap: wrap; gap: 10px; }
