@@ -1,6 +1,6 @@
 // The hub on one node (no cluster): the API, local supervision, hooks and
 // validation. The cluster behaviour is in hub-cluster.test.ts.
-import { GenServer, Hub, HubError, type HubStartResult, Pid, Table, exit, isAlive, node, setLogger } from 'ironwood'
+import { GenServer, Hub, HubError, type HubStartResult, Pid, Table, cluster, exit, isAlive, node, setLogger } from 'ironwood'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 
 import { waitFor } from './cluster-harness.js'
@@ -135,6 +135,23 @@ describe('Hub on a single node', () => {
     )
     expect(hub.processList().map((c) => c.id)).toEqual(['i1', 'i2'])
     expect(logs.some((m) => /local supervisor exited/.test(m))).toBe(true)
+  })
+
+  it('follows the node name when the cluster starts after the hub', async () => {
+    hub = await Hub.start({ id: 'rename' })
+    await hub.startChild({ id: 'r1', start: ['device', []] })
+    expect(hub.childLookup('r1')[0]!.node).toBe('nonode@nohost')
+    await cluster.start({ name: 'hubrename', cookie: 'rename-cookie' })
+    try {
+      expect(hub.nodes()).toEqual([node()])
+      await hub.startChild({ id: 'r2', start: ['device', []] })
+      expect(hub.processList().map((c) => [c.id, c.nodes[0]!.node])).toEqual([
+        ['r1', node()],
+        ['r2', node()],
+      ])
+    } finally {
+      await cluster.stop()
+    }
   })
 
   it('starts static children with the hub', async () => {

@@ -131,7 +131,9 @@ function wire(): void {
         return
       }
       const hub = running.get(p.h)
-      if (hub !== undefined) handle(hub, from, p)
+      if (hub === undefined) return
+      hub._refreshSelf()
+      handle(hub, from, p)
     })
   }
   route('Hello', (h, from, p) => h._onHello(from, p))
@@ -148,10 +150,16 @@ function wire(): void {
 }
 
 function onNodeUp(n: string): void {
-  for (const h of running.values()) h._announce(n)
+  for (const h of running.values()) {
+    h._refreshSelf()
+    h._announce(n)
+  }
 }
 function onNodeDown(n: string): void {
-  for (const h of running.values()) h._memberLeft(n, 'nodedown')
+  for (const h of running.values()) {
+    h._refreshSelf()
+    h._memberLeft(n, 'nodedown')
+  }
 }
 
 function unwire(): void {
@@ -327,6 +335,7 @@ export class Hub {
   childLookup(id: string): Array<{ node: string; pid: Pid }>
   childLookup(id: string, opts: { withMetadata: true }): { nodes: Array<{ node: string; pid: Pid }>; metadata: Record<string, Term> } | undefined
   childLookup(id: string, opts?: { withMetadata?: boolean }): unknown {
+    this.#refreshSelf()
     if (opts?.withMetadata === true) {
       const e = this.#reg.get(id)
       return e === undefined ? undefined : { nodes: [{ node: e.node, pid: e.pid }], metadata: e.child.metadata }
@@ -337,6 +346,7 @@ export class Hub {
 
   /** Every child (`'global'`, from the registry, sorted by id) or this node's (`'local'`). */
   processList(scope: 'global' | 'local' = 'global'): HubChild[] {
+    this.#refreshSelf()
     checkScope(scope, 'processList')
     const entries = scope === 'global' ? this.#reg.all() : this.#reg.entries([...this.#local.keys()].sort())
     return entries.map((e) => ({ id: e.id, nodes: [{ node: e.node, pid: e.pid }] }))
@@ -344,6 +354,7 @@ export class Hub {
 
   /** `'local'`: this node's children; `'global'`: every node's, grouped by node. */
   whichChildren(scope: 'global' | 'local' = 'local'): Array<{ node: string; children: Array<{ id: string; pid: Pid }> }> {
+    this.#refreshSelf()
     checkScope(scope, 'whichChildren')
     const byNode = new Map<string, Array<{ id: string; pid: Pid }>>()
     const entries = scope === 'global' ? this.#reg.all() : this.#reg.entries([...this.#local.keys()].sort())
@@ -357,11 +368,13 @@ export class Hub {
 
   /** The whole registry of this node, sorted by id. */
   registry(): HubRegistryEntry[] {
+    this.#refreshSelf()
     return this.#reg.all().map((e) => ({ id: e.id, nodes: [{ node: e.node, pid: e.pid }], metadata: e.child.metadata }))
   }
 
   /** The children whose `metadata.tag` is `tag` (a scan of the registry). */
   tagQuery(tag: string): HubChild[] {
+    this.#refreshSelf()
     if (typeof tag !== 'string') throw new TypeError('hub.tagQuery: tag must be a string')
     return this.#reg
       .all()
@@ -964,6 +977,11 @@ export class Hub {
   }
 
   // ------------------------------------------------------------- plumbing
+
+  /** @internal */
+  _refreshSelf(): void {
+    this.#refreshSelf()
+  }
 
   /** The cluster may start (renaming this node) after the hub did: follow the name. */
   #refreshSelf(): void {
