@@ -66,7 +66,7 @@ export function forkNode(fixture: string, options: Partial<ClusterOptions> & { n
     new Promise((resolve, reject) => {
       const id = nextId++
       pending.set(id, { resolve, reject })
-      child.send({ id, cmd, ...args })
+      child.send({ ...args, id, cmd }) // an argument named id or cmd must not replace them
     })
   return new Promise((resolve, reject) => {
     child.on('exit', (code, signal) => reject(new Error(`${options.name} exited (${code ?? signal}) before starting`)))
