@@ -11,10 +11,12 @@
 // the dashboard.
 //
 // Options come as JSON in argv[2]: { name, port, cookie, seeds, dashboardPort?, devices? }.
-import { GenServer, Hub, cluster, dashboard, isAlive, metrics, node, pubsub, send, spawn, state } from 'ironwood'
+import { GenServer, Hub, cluster, dashboard, isAlive, metrics, node, pubsub, send, setLogger, spawn, state } from 'ironwood'
 
 const opts = JSON.parse(process.argv[2])
 const report = (msg) => process.send?.(msg)
+// One line per event (a device fault, a restart, a lost node), without stacks: the faults are part of the show.
+setLogger((e) => console.error(`[${opts.name}] ${e.level}: ${e.message}`))
 const TICK_MS = 100
 /** Chance that one reading fails the device (about one failure every 5 s over 300 devices). */
 const FAIL_P = 1 / 15_000
@@ -91,6 +93,7 @@ try {
     // The dashboard's node listens to the summaries, so the topic shows up with a member.
     pubsub.subscribe('control-room:summary', () => {})
   }
+  report({ type: 'started', name: node(), url, aggregator: String(aggregator) })
   if (opts.devices > 0) {
     // Wait for the other nodes to join the hub, so the devices spread at once.
     const until = Date.now() + 15_000
@@ -99,7 +102,6 @@ try {
     const r = await hub.startChildren(specs, { await: true, timeout: 30_000 })
     report({ type: 'devices', started: r.started.length, errors: r.errors.length })
   }
-  report({ type: 'started', name: node(), url, aggregator: String(aggregator) })
 } catch (error) {
   report({ type: 'start-error', error: String(error?.stack ?? error) })
   process.exit(1)

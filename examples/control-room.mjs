@@ -53,7 +53,8 @@ function start(s) {
     name: s.name,
     port: s.port,
     cookie,
-    seeds: specs.filter((o) => o !== s).map(nodeName),
+    // The control node starts first; the plants join through it (and learn each other from it).
+    seeds: s.i === 0 ? [] : [nodeName(specs[0])],
     ...(s.i === 0 && { dashboardPort: DASHBOARD_PORT, devices: DEVICES, expectNodes: specs.length }),
   }
   const child = fork(NODE_FILE, [JSON.stringify(options)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
@@ -95,9 +96,10 @@ process.on('SIGINT', () => void shutdown(0))
 process.on('SIGTERM', () => void shutdown(0))
 
 try {
-  // The two plants first, then the control node, which starts the devices once all three are in the hub.
-  await Promise.all([start(specs[1]), start(specs[2])])
+  // The control node first (it serves the dashboard and starts the devices
+  // once all three nodes are in the hub), then the two plants.
   await start(specs[0])
+  await Promise.all([start(specs[1]), start(specs[2])])
 } catch (error) {
   console.error(error)
   await shutdown(1)
