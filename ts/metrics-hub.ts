@@ -5,7 +5,10 @@
  * already runs), and the local children are counted when a snapshot is
  * taken. Watching goes through the hub's public hooks, so the hub itself
  * carries no metrics code.
- * @internal
+ *
+ * Internal: not exported from the package root. (Not tagged internal here:
+ * with `stripInternal` the tag would also drop the `Hub` import, the first
+ * statement, from the emitted .d.ts that still uses it.)
  * @module
  */
 import type { Hub } from './hub.js'
@@ -79,7 +82,7 @@ export function watchHub(hub: Hub): () => void {
   return () => unwatchHub(hub)
 }
 
-/** @internal Stops watching `hub`; whether it was watched. */
+/** Stops watching `hub`; whether it was watched. Public as `metrics.unwatchHub`, so not internal. */
 export function unwatchHub(hub: Hub): boolean {
   const w = watched.get(hub)
   if (w === undefined) return false
