@@ -27,6 +27,7 @@ const MERGE = {
   subscription: 'pubsub',
   'serve-options': 'serve',
   websocket: 'serve',
+  'hub-ring': 'hub',
 }
 // Page titles; a page without one is titled by its module name.
 const TITLES = {
@@ -43,6 +44,9 @@ const TITLES = {
   introspection: 'Introspection',
   pubsub: 'Pub/sub',
   serve: 'HTTP server with hooks and WebSockets',
+  hub: 'Process hub',
+  metrics: 'Metrics',
+  dashboard: 'Dashboard',
 }
 
 const index = readFileSync(join(root, 'ts/index.ts'), 'utf8')
