@@ -131,6 +131,9 @@ describe('dashboard', () => {
     c.ws.send(JSON.stringify({ type: 'select', node: a.name }))
     const t = await c.next((m) => m.type === 'tree' && m.node === a.name && m.tree.supervisors[0].restarts === 1)
     expect(t.tree.supervisors[0].restarts).toBe(1)
+    const children = t.tree.supervisors[0].children
+    expect(children.find((x: any) => x.name === 'dash-worker').restarts).toBe(1)
+    expect(children.filter((x: any) => x.name !== 'dash-worker').every((x: any) => x.restarts === undefined)).toBe(true)
     c.ws.close()
   })
 

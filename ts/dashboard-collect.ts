@@ -11,7 +11,7 @@
  * @module
  */
 import { cluster } from './cluster.js'
-import { restartsBySupervisor } from './metrics-counters.js'
+import { restartsByPid, restartsBySupervisor } from './metrics-counters.js'
 import { type MetricsSnapshot, metrics } from './metrics.js'
 import { node } from './node.js'
 import { livePids } from './pid.js'
@@ -80,7 +80,7 @@ export interface TreeEntry {
   name: string | null
   kind: string
   mailbox: number
-  /** Child restarts made by this supervisor (supervisors only). */
+  /** For a supervisor: the child restarts it made; for another process: how often its supervisor restarted it (absent if never). */
   restarts?: number
   status?: string
   children?: TreeEntry[]
@@ -188,6 +188,7 @@ export function tree(cap: number): TreeView {
       kind: c.tree !== undefined ? c.tree.kind : c.type,
       mailbox: p === null ? 0 : mailboxLength(p),
       status: c.status,
+      ...(restartsByPid.has(pid) && { restarts: restartsByPid.get(pid)! }),
       ...(c.tree !== undefined && supervisorBody(c.tree)),
     }
   }

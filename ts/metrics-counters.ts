@@ -65,6 +65,19 @@ export function callEnded(started: number, ok: boolean): void {
   rpcLatencyBuckets[i] = rpcLatencyBuckets[i]! + 1
 }
 
+/** Restarts per supervised child (the supervisor's record of it, which outlives each pid). */
+const restartsOfChild = new WeakMap<object, number>()
+/** @internal Restarts of the child each live pid belongs to, for the dashboard's tree. */
+export const restartsByPid = new WeakMap<object, number>()
+
+/** @internal A supervisor restarted `child`, which now runs as `pid`. */
+export function childRestarted(child: object, pid: object | null): void {
+  if (!counters.on || pid === null) return
+  const n = (restartsOfChild.get(child) ?? 0) + 1
+  restartsOfChild.set(child, n)
+  restartsByPid.set(pid, n)
+}
+
 /** @internal A supervisor restarted a child. */
 export function supervisorRestarted(supervisor: object): void {
   if (!counters.on) return

@@ -13,7 +13,7 @@ import type { ChildType, Intensity, NormalSpec, RestartType, Strategy } from './
 import { pidOfStartResult } from './child-spec.js'
 import { GenServer } from './genserver.js'
 import { log } from './logger.js'
-import { supervisorRestarted } from './metrics-counters.js'
+import { childRestarted, supervisorRestarted } from './metrics-counters.js'
 import type { Pid } from './pid.js'
 import {
   type ExitMessage,
@@ -373,6 +373,7 @@ export class SupervisorServer extends GenServer {
           await this.startChild(c)
           started.push(c)
         }
+        for (const c of started) childRestarted(c, c.pid)
         return
       } catch (err) {
         log({ level: 'error', message: `supervisor ${this.pid}: a child failed to restart`, pid: this.pid, error: err })
