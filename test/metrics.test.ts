@@ -87,6 +87,9 @@ describe('metrics.snapshot', () => {
     const s = metrics.snapshot()
     expect(s.table.size).toBe(state.size())
     expect(s.table.tables.state).toBe(state.size())
+    expect(s.table.memoryByTable.state).toBe(state.memory())
+    expect(s.table.memory).toBeGreaterThanOrEqual(state.memory())
+    expect(state.memory()).toBeGreaterThan(0)
     expect(s.memory.rss).toBeGreaterThan(0)
   })
 
@@ -181,6 +184,8 @@ describe('metrics.prometheus', () => {
     expect(Number(one('ironwood_pubsub_published_total').value)).toBe(s.pubsub.published)
     const tables = byName.get('ironwood_table_keys')!.metrics
     expect(tables.find((m) => m.labels?.table === 'state')?.value).toBe(String(s.table.size))
+    const tableMemory = byName.get('ironwood_table_memory_bytes')!.metrics
+    expect(tableMemory.find((m) => m.labels?.table === 'state')?.value).toBe(String(s.table.memoryByTable.state))
     const hist = byName.get('ironwood_rpc_latency_seconds')!
     expect(hist.type).toBe('HISTOGRAM')
     expect(Object.keys(hist.metrics[0]!.buckets!)).toContain('+Inf')

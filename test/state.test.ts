@@ -206,6 +206,32 @@ describe('state: basic operations', () => {
   })
 })
 
+describe('state: memory', () => {
+  it('memory() estimates the entries\u2019 native memory, kept in step by every write and removal', () => {
+    const t = Table.open('memory-test')
+    t.clear()
+    expect(t.memory()).toBe(0)
+    const kib = new Uint8Array(1024)
+    for (let i = 0; i < 1000; i++) t.set(`k${i}`, kib)
+    const full = t.memory()
+    // 1,000 values of 1 KiB (plus encoding, slots and allocator overhead).
+    expect(full).toBeGreaterThan(1000 * 1024)
+    expect(full).toBeLessThan(1000 * 1024 * 1.3)
+    for (let i = 0; i < 500; i++) t.delete(`k${i}`)
+    expect(t.memory()).toBe(full / 2)
+    // Overwriting with small values gives most of it back; integers hold no value bytes.
+    for (let i = 500; i < 1000; i++) t.set(`k${i}`, i)
+    expect(t.memory()).toBeLessThan(full / 8)
+    const ints = t.memory()
+    for (let i = 500; i < 1000; i++) t.incr(`k${i}`)
+    expect(t.memory()).toBe(ints)
+    t.set('a-key-longer-than-twenty-four-bytes', 1)
+    expect(t.memory()).toBeGreaterThan(ints)
+    t.clear()
+    expect(t.memory()).toBe(0)
+  })
+})
+
 describe('state: TTL', () => {
   it('hides an expired key at once for every read', async () => {
     state.set('session', { user: 1 }, { ttl: 40 })

@@ -63,7 +63,7 @@ export interface NodeOverview {
     framesOut: number
   }
   rpcLatency: { count: number; sumMs: number; p50Ms: number | null; p99Ms: number | null }
-  table: { size: number; tables: Record<string, number>; prefixes: Array<[string, number]> | null }
+  table: { size: number; tables: Record<string, number>; memory: number; prefixes: Array<[string, number]> | null }
   memory: { rss: number; heapUsed: number }
   peers: Array<{ node: string; state: 'up' | 'down'; rttMs: number | null; bytesSent: number; bytesReceived: number; reason?: string }>
   topics: TopicView[]
@@ -154,7 +154,7 @@ export function overview(): NodeOverview {
       p50Ms: percentile(s.rpc.latency, 0.5),
       p99Ms: percentile(s.rpc.latency, 0.99),
     },
-    table: { size: s.table.size, tables: s.table.tables, prefixes: prefixes(s.table.size, s.time) },
+    table: { size: s.table.size, tables: s.table.tables, memory: s.table.memory, prefixes: prefixes(s.table.size, s.time) },
     memory: { rss: s.memory.rss, heapUsed: s.memory.heapUsed },
     peers: s.peers.map((p) => ({
       node: p.node,

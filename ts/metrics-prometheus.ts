@@ -78,6 +78,7 @@ counter('ironwood_frame_bytes_out_total', 'Application frame payload bytes queue
 gauge('ironwood_memory_rss_bytes', 'Resident memory of the process (the native tables included).', (s) => s.memory.rss)
 gauge('ironwood_memory_heap_used_bytes', 'V8 heap in use.', (s) => s.memory.heapUsed)
 labelled('ironwood_table_keys', 'Live keys per shared table.', 'table', (s) => Object.entries(s.table.tables))
+labelled('ironwood_table_memory_bytes', 'Estimated native memory per shared table (entries, keys and values).', 'table', (s) => Object.entries(s.table.memoryByTable))
 labelled('ironwood_peer_up', '1 for a connected peer, 0 for one lost recently.', 'peer', (s) =>
   s.peers.map((p) => [p.node, p.state === 'up' ? 1 : 0]),
 )

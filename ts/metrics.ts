@@ -106,8 +106,12 @@ export interface MetricsSnapshot {
     size: number
     /** Live keys per named table opened in this process (the default one included). */
     tables: Record<string, number>
+    /** Estimated native memory of all tables, in bytes (see {@link Table.memory}). */
+    memory: number
+    /** The same estimate per table. */
+    memoryByTable: Record<string, number>
   }
-  /** This process's memory (bytes): the tables live in native memory, counted in `rss` (not measured apart). */
+  /** This process's memory (bytes); the tables' native memory is part of `rss` (estimated apart in `table.memory`). */
   memory: { rss: number; heapUsed: number; heapTotal: number; external: number }
   supervisors: {
     /** Child restarts by every supervisor of this node. */
@@ -188,7 +192,13 @@ function snapshot(): MetricsSnapshot {
     }
   }
   const tables: Record<string, number> = {}
-  for (const name of Table.names()) tables[name] = Table.open(name).size()
+  const memoryByTable: Record<string, number> = {}
+  let tableMemory = 0
+  for (const name of Table.names()) {
+    const t = Table.open(name)
+    tables[name] = t.size()
+    tableMemory += memoryByTable[name] = t.memory()
+  }
   const mem = process.memoryUsage()
   return {
     node: node(),
@@ -211,7 +221,7 @@ function snapshot(): MetricsSnapshot {
       delivered: counters.pubsubDelivered,
       dropped: subscriberDrops + counters.pubsubRemoteDropped,
     },
-    table: { size: tables.state ?? 0, tables },
+    table: { size: tables.state ?? 0, tables, memory: tableMemory, memoryByTable },
     memory: { rss: mem.rss, heapUsed: mem.heapUsed, heapTotal: mem.heapTotal, external: mem.external },
     supervisors: { restarts: counters.supervisorRestarts },
     frames: { in: counters.framesIn, out: counters.framesOut, bytesIn: counters.frameBytesIn, bytesOut: counters.frameBytesOut },

@@ -255,6 +255,17 @@ export class Table<V extends TermValue<V> = Term> {
     return native.tableSize(this.#id)
   }
 
+  /**
+   * An estimate of the native memory the entries hold, in bytes: a fixed
+   * 104 bytes per entry (hash slot and ordered-index share) plus each
+   * encoded value's and each long (over 24 bytes) key's allocations. Kept up
+   * to date on every write, so reading it is O(1). Spare capacity of the
+   * hash map and indexes is not counted; expired entries not yet freed are.
+   */
+  memory(): number {
+    return native.tableMemory(this.#id)
+  }
+
   /** Removes every key. */
   clear(): void {
     native.tableClear(this.#id)

@@ -141,7 +141,7 @@ export const PAGE_JS = `'use strict';
         row('RPC p50 / p99', o.rpcLatency.count ? fmt(o.rpcLatency.p50Ms) + ' / ' + fmt(o.rpcLatency.p99Ms) + ' ms' : '–');
         row('deliveries / s', r ? fmt(r.deliveries) : '–');
         row('drops · restarts', fmt(o.counters.dropped) + ' · ' + fmt(o.counters.restarts));
-        row('table keys', fmt(o.table.size));
+        row('table keys (memory)', fmt(o.table.size) + ' (' + bytes(o.table.memory) + ')');
         (o.hubs || []).forEach(function (h) { row('hub ' + h.id + ' children', fmt(h.localChildren) + ' (↻ ' + fmt(h.restarts) + ', ⇄ ' + fmt(h.migrations) + ')'); });
         row('memory (rss)', bytes(o.memory.rss));
       } else {

@@ -9,4 +9,6 @@ pub mod ring;
 pub mod table;
 
 pub use registry::{MAX_TABLES, TableId, Tables, TooManyTables};
-pub use table::{Clock, IncrError, MAX_SAFE_INTEGER, Millis, Table, Ttl, Value, ValueRef};
+pub use table::{
+    Clock, ENTRY_OVERHEAD, IncrError, MAX_SAFE_INTEGER, Millis, Table, Ttl, Value, ValueRef,
+};

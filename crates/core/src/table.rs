@@ -188,19 +188,51 @@ struct Counts {
     stored: AtomicUsize,
     /// Of those, entries with a TTL.
     with_ttl: AtomicUsize,
+    /// Heap bytes their keys and values hold beyond the fixed per-entry
+    /// slots (see [`heap_bytes`]), for [`Table::memory_estimate`].
+    heap: AtomicUsize,
+}
+
+/// What one heap allocation costs beyond its bytes (the allocator's header
+/// and rounding, on glibc's malloc).
+const ALLOC_OVERHEAD: usize = 16;
+
+/// The fixed bytes of one entry, whatever its key and value: the hash map
+/// slot (key 24 + value 16 + expiry 8, plus a control byte, at the map's
+/// load factor) and the ordered index's share (key 24 + expiry 8 in B-tree
+/// nodes that are about two-thirds full). An estimate, documented as one.
+pub const ENTRY_OVERHEAD: usize = 104;
+
+/// Heap bytes an entry holds beyond [`ENTRY_OVERHEAD`]: a key longer than
+/// the 24 inline bytes is allocated twice (map and index), and an encoded
+/// value once (with a 16-byte length/capacity header).
+fn heap_bytes(key: &Key, value: &Value) -> usize {
+    let key = if key.is_heap_allocated() {
+        2 * (key.capacity() + ALLOC_OVERHEAD)
+    } else {
+        0
+    };
+    let value = match value {
+        Value::Int(_) => 0,
+        Value::Bytes(b) if b.capacity() == 0 => 0,
+        Value::Bytes(b) => 16 + b.capacity() + ALLOC_OVERHEAD,
+    };
+    key + value
 }
 
 impl IndexShard {
-    fn insert(&mut self, key: Key, expires_at: Expiry, counts: &Counts) {
+    fn insert(&mut self, key: Key, expires_at: Expiry, heap: usize, counts: &Counts) {
         if let Some(at) = expires_at {
             self.expiries.insert((at, key.clone()));
             counts.with_ttl.fetch_add(1, Ordering::Relaxed);
         }
         self.keys.insert(key, expires_at);
         counts.stored.fetch_add(1, Ordering::Relaxed);
+        counts.heap.fetch_add(heap, Ordering::Relaxed);
     }
 
-    fn remove(&mut self, key: &Key, expires_at: Expiry, counts: &Counts) {
+    fn remove(&mut self, key: &Key, expires_at: Expiry, heap: usize, counts: &Counts) {
+        counts.heap.fetch_sub(heap, Ordering::Relaxed);
         self.keys.remove(key);
         if let Some(at) = expires_at {
             self.expiries.remove(&(at, key.clone()));
@@ -375,7 +407,8 @@ impl Table {
         // exactly when it returns true, so the index is updated in step.
         self.map.remove_if(key, |k, e| {
             was_live = e.live(&now);
-            self.index_shard(k).remove(k, e.expires_at, &self.counts);
+            self.index_shard(k)
+                .remove(k, e.expires_at, heap_bytes(k, &e.value), &self.counts);
             true
         });
         was_live
@@ -431,7 +464,8 @@ impl Table {
     /// Removes every key.
     pub fn clear(&self) {
         self.map.retain(|k, e| {
-            self.index_shard(k).remove(k, e.expires_at, &self.counts);
+            self.index_shard(k)
+                .remove(k, e.expires_at, heap_bytes(k, &e.value), &self.counts);
             false
         });
     }
@@ -458,13 +492,29 @@ impl Table {
                     if e.expires_at != Some(at) {
                         return false;
                     }
-                    self.index_shard(k).remove(k, e.expires_at, &self.counts);
+                    self.index_shard(k).remove(
+                        k,
+                        e.expires_at,
+                        heap_bytes(k, &e.value),
+                        &self.counts,
+                    );
                     true
                 });
                 freed += usize::from(removed.is_some());
             }
         }
         freed
+    }
+
+    /// An estimate of the memory the entries hold, in bytes: a fixed
+    /// [`ENTRY_OVERHEAD`] per stored entry plus the heap bytes of long keys
+    /// and encoded values (with allocator overhead), kept up to date on every
+    /// write, so reading it is O(1). The map's and indexes' spare capacity
+    /// is not counted.
+    #[must_use]
+    pub fn memory_estimate(&self) -> usize {
+        self.counts.stored.load(Ordering::Relaxed) * ENTRY_OVERHEAD
+            + self.counts.heap.load(Ordering::Relaxed)
     }
 
     /// Entries physically held, including expired ones not yet freed.
@@ -498,7 +548,9 @@ impl Table {
                 if let Action::Put(value, at) = action {
                     let expires_at = expiry(at);
                     let k = v.key().clone();
-                    self.index_shard(&k).insert(k, expires_at, &self.counts);
+                    let heap = heap_bytes(&k, &value);
+                    self.index_shard(&k)
+                        .insert(k, expires_at, heap, &self.counts);
                     v.insert(Entry { value, expires_at });
                 }
                 r
@@ -523,6 +575,9 @@ impl Table {
         let new_expiry = match action {
             Action::Keep => return r,
             Action::Put(value, at) => {
+                let (old, new) = (heap_bytes(key, &e.value), heap_bytes(key, &value));
+                self.counts.heap.fetch_add(new, Ordering::Relaxed);
+                self.counts.heap.fetch_sub(old, Ordering::Relaxed);
                 e.value = value;
                 expiry(at)
             }

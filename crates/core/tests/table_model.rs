@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use ironwood_core::{IncrError, MAX_SAFE_INTEGER, Table, Ttl, Value};
+use ironwood_core::{ENTRY_OVERHEAD, IncrError, MAX_SAFE_INTEGER, Table, Ttl, Value};
 use proptest::prelude::*;
 
 #[derive(Debug, Clone)]
@@ -120,5 +120,13 @@ proptest! {
         let live = m.map.keys().filter(|k| m.live(k, now).is_some()).count();
         prop_assert_eq!(t.len(now), live);
         prop_assert_eq!(t.stored_len(), live);
+        // The memory estimate is kept in step by every write and removal:
+        // the fixed slot per entry, plus each non-empty value's allocation
+        // (header 16 + bytes + allocator 16); these keys are all inline.
+        let heap: usize = m.map.iter()
+            .filter(|(k, _)| m.live(k, now).is_some())
+            .map(|(_, (v, _))| match v { Value::Bytes(b) if !b.is_empty() => 32 + b.len(), _ => 0 })
+            .sum();
+        prop_assert_eq!(t.memory_estimate(), live * ENTRY_OVERHEAD + heap);
     }
 }

@@ -237,6 +237,13 @@ pub fn table_size(id: u32) -> Result<u32> {
     Ok(table(id)?.len(now_millis).try_into().unwrap_or(u32::MAX))
 }
 
+/// An estimate of the bytes the table's entries hold (see
+/// `Table::memory_estimate`); a double, as it may pass 4 GiB.
+#[napi]
+pub fn table_memory(id: u32) -> Result<f64> {
+    Ok(table(id)?.memory_estimate() as f64)
+}
+
 /// Removes every key.
 #[napi]
 pub fn table_clear(id: u32) -> Result<()> {
