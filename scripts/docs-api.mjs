@@ -9,7 +9,7 @@
 // serve, hub) gets its page by being exported from index.ts, and nothing
 // internal is documented.
 import { execFileSync } from 'node:child_process'
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 
 const root = resolve(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..')
@@ -74,7 +74,9 @@ writeFileSync(
   JSON.stringify({ extends: '../tsconfig.base.json', compilerOptions: { noEmit: true }, include: ['../ts/**/*.ts', './*.ts'] }, null, 2),
 )
 
-rmSync(out, { recursive: true, force: true })
+// Generated into .typedoc/out and copied over docs/api only on success, so a
+// failed run (say, a type error TypeDoc reports) leaves the committed pages as they were.
+const tmpOut = join(work, 'out')
 execFileSync(
   process.execPath,
   [
@@ -84,11 +86,13 @@ execFileSync(
     '--tsconfig',
     join(work, 'tsconfig.json'),
     '--out',
-    out,
+    tmpOut,
     ...entries.flatMap((e) => ['--entryPoints', e]),
   ],
   { cwd: root, stdio: 'inherit' },
 )
+rmSync(out, { recursive: true, force: true })
+cpSync(tmpOut, out, { recursive: true })
 console.log(`docs-api: ${pages.size} pages in docs/api/: ${[...pages.keys()].join(', ')}`)
 
 /** The module comment of ts/<page>.ts (without its tags), as comment lines, with a title. */
