@@ -97,6 +97,22 @@ describe('rpc between real node processes', () => {
     await waitFor('the cast failure to be logged', () => b.logs.some((l) => /cast failure/.test(l)))
   })
 
+  it('a function that returns nothing answers undefined, remotely and locally, and a cast to it logs no failure', async () => {
+    expect(await rpc.call(b.name, 'math', 'noResult')).toBeUndefined()
+    expect(await rpc.call(b.name, 'math', 'noResultAsync')).toBeUndefined()
+    rpc.register('quiet', { log: () => {} })
+    try {
+      expect(await rpc.call(node(), 'quiet', 'log', ['info', 'hi'])).toBeUndefined()
+    } finally {
+      rpc.unregister('quiet')
+    }
+    const before = b.logs.length
+    rpc.cast(b.name, 'math', 'noResult', [])
+    // Same module, same lane: the call is handled after the cast.
+    expect(await rpc.call(b.name, 'math', 'add', [1, 1])).toBe(2)
+    expect(b.logs.slice(before).filter((l) => /noResult/.test(l))).toEqual([])
+  })
+
   it('calls from a forked node back to this node, and local-node calls run locally', async () => {
     rpc.register('here', { hello: (who: string) => `hello ${who} from ${node()}`, fail: () => { throw new TypeError('local fail') } })
     try {

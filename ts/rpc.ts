@@ -221,7 +221,7 @@ function callLocal(module: string, fn: string, args: Term[], timeout: number): P
       clearTimeout(timer)
       if (out.ok) {
         try {
-          resolve(copy(out.value, `the result of ${module}.${fn}`))
+          resolve(out.value === undefined ? (undefined as unknown as Term) : copy(out.value, `the result of ${module}.${fn}`))
         } catch (error) {
           reject(callerError(wireError(error), self, module, fn))
         }
@@ -314,7 +314,9 @@ async function multicall(nodeNames: string[], module: string, fn: string, args: 
 
 function logCastFailure(out: Outcome, from: string, module: string, fn: string): void {
   if (out.ok) {
-    // The result of a cast is dropped, but a non-term one is still a bug worth a line.
+    // The result of a cast is dropped, but a non-term one is still a bug worth
+    // a line (nothing at all, undefined, is fine).
+    if (out.value === undefined) return
     try {
       assertTerm(out.value, `the result of ${module}.${fn}`)
     } catch (error) {
@@ -365,7 +367,8 @@ function reply(to: string, id: number, out: Outcome, module: string, fn: string)
   const lane = laneOf(module)
   let bytes: Uint8Array
   try {
-    bytes = encode(out.ok ? { id, ok: true, value: out.value } : { id, ok: false, error: out.error })
+    // A function that returns nothing (undefined) answers with no value.
+    bytes = encode(out.ok ? (out.value === undefined ? { id, ok: true } : { id, ok: true, value: out.value }) : { id, ok: false, error: out.error })
   } catch (error) {
     // A result that is not a term: the caller gets the TypeError naming it.
     bytes = encode({ id, ok: false, error: wireError(explain(error, out.ok ? out.value : undefined, `the result of ${module}.${fn}`)) })
