@@ -99,20 +99,20 @@ describe('cluster (real node processes on 127.0.0.1)', () => {
   })
 
   // /proc names each thread; other systems have no such view.
-  it.skipIf(process.platform !== 'linux')('runs the transport on 2 threads, or IRONWOOD_NET_THREADS', async () => {
+  it.skipIf(process.platform !== 'linux')('runs the transport on 1 thread, or IRONWOOD_NET_THREADS', async () => {
     const netThreads = (pid: number) =>
       readdirSync(`/proc/${pid}/task`).filter((t) => readFileSync(`/proc/${pid}/task/${t}/comm`, 'utf8').trim() === 'ironwood-net').length
     const saved = process.env.IRONWOOD_NET_THREADS
     try {
       delete process.env.IRONWOOD_NET_THREADS
       const d = await startNode({ name: 'd' })
-      process.env.IRONWOOD_NET_THREADS = '1'
+      process.env.IRONWOOD_NET_THREADS = '3'
       const e = await startNode({ name: 'e' })
       process.env.IRONWOOD_NET_THREADS = 'lots'
       const f = await startNode({ name: 'f' })
-      expect(netThreads(d.child.pid!)).toBe(2)
-      expect(netThreads(e.child.pid!)).toBe(1)
-      expect(netThreads(f.child.pid!)).toBe(2) // not a number in range: the default
+      expect(netThreads(d.child.pid!)).toBe(1)
+      expect(netThreads(e.child.pid!)).toBe(3)
+      expect(netThreads(f.child.pid!)).toBe(1) // not a number in range: the default
     } finally {
       if (saved === undefined) delete process.env.IRONWOOD_NET_THREADS
       else process.env.IRONWOOD_NET_THREADS = saved
