@@ -82,11 +82,14 @@ let outLen = 0
 let flushQueued = false
 let outFrames = 0
 /**
- * ...and so are 32 frames: the peer starts on the first ones while this turn
- * encodes the rest, which keeps both sides busy at once (64 calls in flight:
- * ~75k/s with one batch per turn, ~90k/s with 32-frame batches here).
+ * ...and so are the first 32 frames of a turn, then the next 64, 128, ...:
+ * the peer starts on the first ones while this turn encodes the rest, which
+ * keeps both sides busy at once (64 calls in flight: ~75k/s with one batch
+ * per turn, ~90k/s this way), while a long burst of one-way sends still
+ * crosses in a few large batches.
  */
-const FLUSH_FRAMES = 32
+const FIRST_FLUSH_FRAMES = 32
+let flushFrames = FIRST_FLUSH_FRAMES
 /** Node name -> native id, for connected nodes (learnt from nodeup or asked for). */
 const ids = new Map<string, number>()
 /** Native id -> name, for incoming frames. */
@@ -174,17 +177,26 @@ export function sendFrame(node: string, kind: number, payload: Uint8Array, lane 
     counters.framesOut++
     counters.frameBytesOut += len
   }
-  if (outLen >= FLUSH_AT || ++outFrames >= FLUSH_FRAMES) flush()
-  else if (!flushQueued) {
+  if (!flushQueued) {
     flushQueued = true
-    queueMicrotask(flush)
+    queueMicrotask(endOfTurn)
+  }
+  if (outLen >= FLUSH_AT) flush()
+  else if (++outFrames >= flushFrames) {
+    flushFrames *= 2
+    flush()
   }
   return 'ok'
 }
 
+function endOfTurn(): void {
+  flushQueued = false
+  flushFrames = FIRST_FLUSH_FRAMES
+  flush()
+}
+
 /** Hands the waiting frames to the transport (normally at the end of the turn). */
 export function flush(): void {
-  flushQueued = false
   outFrames = 0
   if (outLen === 0) return
   const batch = out.subarray(0, outLen)
