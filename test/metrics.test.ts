@@ -242,7 +242,9 @@ describe('metrics in a cluster', () => {
     const after = metrics.snapshot()
     expect(after.rpc.calls - before.rpc.calls).toBe(21)
     expect(after.rpc.errors - before.rpc.errors).toBe(1)
-    expect(after.rpc.latency.count - before.rpc.latency.count).toBe(21)
+    // One call in 8 is timed: 21 calls make 2 or 3 samples, whatever came before.
+    expect(after.rpc.latency.count - before.rpc.latency.count).toBeGreaterThanOrEqual(2)
+    expect(after.rpc.latency.count - before.rpc.latency.count).toBeLessThanOrEqual(3)
     expect(after.rpc.latency.sumMs).toBeGreaterThan(before.rpc.latency.sumMs)
     const buckets = after.rpc.latency.buckets
     expect(buckets.at(-1)!.le).toBe(Infinity)

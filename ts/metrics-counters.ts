@@ -47,18 +47,25 @@ export const rpcLatencyBuckets = new Float64Array(RPC_BUCKETS_MS.length + 1)
 /** @internal Restarts per supervisor (keyed by its Pid object), for the dashboard's tree. */
 export const restartsBySupervisor = new WeakMap<object, number>()
 
-/** @internal A clock reading for a call's start, or 0 when counting is off (so the reply skips the histogram). */
+/** The latency histogram times one call in {@link RPC_SAMPLE} (two clock reads were ~5 % of a call at 120k calls/s). */
+export const RPC_SAMPLE = 8
+let sampleTick = 0
+
+/** @internal A clock reading for a timed call's start, or 0 for a call not sampled or with counting off. */
 export function callStarted(): number {
-  return counters.on ? performance.now() : 0
+  if (!counters.on || ++sampleTick < RPC_SAMPLE) return 0
+  sampleTick = 0
+  return performance.now()
 }
 
-/** @internal Records one completed remote call that started at `started` ({@link callStarted}). */
+/** @internal Records one completed remote call; its latency if it was timed ({@link callStarted}). */
 export function callEnded(started: number, ok: boolean): void {
-  if (started === 0 || !counters.on) return
+  if (!counters.on) return
+  if (!ok) counters.rpcErrors++
+  if (started === 0) return
   const ms = performance.now() - started
   counters.rpcLatencySumMs += ms
   counters.rpcLatencyCount++
-  if (!ok) counters.rpcErrors++
   let i = 0
   const n = RPC_BUCKETS_MS.length
   while (i < n && ms > RPC_BUCKETS_MS[i]!) i++

@@ -102,7 +102,7 @@ labelled('ironwood_hub_restarts', 'Local children restarted, per watched hub.', 
 // handed to the registry as a metric object of its own.
 const latency = {
   name: 'ironwood_rpc_latency_seconds',
-  help: 'Round-trip latency of completed remote rpc.call()s.',
+  help: 'Round-trip latency of completed remote rpc.call()s (one call in 8 is timed).',
   type: 'histogram',
   aggregator: 'sum',
   get() {
