@@ -188,7 +188,11 @@ async function suite(name, c) {
   log(`  ${name}: ${fmt(SEQ_CALLS)} sequential calls`)
   res.lat = await latency(c.add, SEQ_CALLS)
   log(`  ${name}: ${INFLIGHT} in flight`)
-  ;({ rate: res.tput, cpu: res.cpu } = await inflightCpu(c.add, THROUGHPUT_MS))
+  // Best of 3 passes (for every system alike): one pass is at the mercy of
+  // whatever else the machine does for those 1.5 s.
+  res.passes = []
+  for (let i = 0; i < 3; i++) res.passes.push(await inflightCpu(c.add, THROUGHPUT_MS))
+  ;({ rate: res.tput, cpu: res.cpu } = res.passes.reduce((a, b) => (b.rate > a.rate ? b : a)))
   if (c.echo) {
     const e1 = () => c.echo(kib1)
     const e64 = () => c.echo(kib64)
@@ -334,3 +338,4 @@ for (const [what, r] of [['casts', R.cast], ['sends', R.send]]) {
   if (r && r.got < r.total) console.log(`note: the server counted ${fmt(r.got)} of ${fmt(r.total)} ${what} (the rest were dropped or late)`)
 }
 process.exit(0)
+console.log(`64 in flight, each pass (calls/s): ironwood ${R.iw.passes.map((p) => fmt(p.rate)).join(' / ')}; gRPC ${R.grpc.passes.map((p) => fmt(p.rate)).join(' / ')}; http ${R.http.passes.map((p) => fmt(p.rate)).join(' / ')}`)
