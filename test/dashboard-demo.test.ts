@@ -2,28 +2,17 @@
 // seen through its dashboard in headless Chromium: three nodes and 300 hub
 // children; a node process killed for real is shown down and its children
 // are back to 300 on the survivors; Ctrl-C (SIGINT) stops every process.
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync } from 'node:fs'
+import { type ChildProcess, spawn } from 'node:child_process'
+import { mkdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { chromium, type Browser } from 'playwright-core'
+import { type Browser } from 'playwright-core'
+import { ensureChromium, launchChromium } from './chromium.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { track, waitFor } from './cluster-harness.js'
 
-const CHROMIUM = '/usr/bin/chromium'
 const DEMO = new URL('../examples/control-room.mjs', import.meta.url).pathname
 const OUTPUT = process.env.IRONWOOD_TEST_OUTPUT ?? join(tmpdir(), 'ironwood-test-output')
-
-function ensureChromium(): void {
-  if (existsSync(CHROMIUM)) return
-  const root = typeof process.getuid === 'function' && process.getuid() === 0
-  if (!root) throw new Error(`${CHROMIUM} is missing: install Debian's chromium first (sudo apt-get update && sudo apt-get install -y chromium)`)
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
-  for (const args of [['update', '-q'], ['install', '-y', '-q', 'chromium']]) {
-    const r = spawnSync('apt-get', args, { env, encoding: 'utf8', timeout: 600_000 })
-    if (r.status !== 0) throw new Error(`apt-get ${args.join(' ')} failed: ${(r.stderr || String(r.error)).trim().split('\n').pop()}`)
-  }
-}
 
 function alive(pid: number): boolean {
   try {
@@ -47,7 +36,7 @@ describe('control-room demo', () => {
     demo.stderr!.on('data', (d) => (out += String(d)))
     await waitFor('the demo to start 300 devices and its dashboard', () => /hub: 300 devices started/.test(out) && /dashboard: http/.test(out), 120_000)
     for (const m of out.matchAll(/\] (\S+)@\S+ up \(pid (\d+)\)/g)) pids.set(m[1]!, Number(m[2]))
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox'] })
+    browser = await launchChromium()
   }, 600_000)
 
   afterAll(async () => {

@@ -4,36 +4,20 @@
 // sees a node shown down after its process is killed. WebSocket clients
 // check that a read-only dashboard refuses control requests and a control
 // dashboard kills a process on another node.
-import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { chromium, type Browser } from 'playwright-core'
+import { type Browser } from 'playwright-core'
+import { ensureChromium, launchChromium } from './chromium.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { type Dashboard, dashboard, node } from 'ironwood'
 import { type TestNode, clusterSuite, forkPeer, waitFor } from './cluster-harness.js'
 
-const CHROMIUM = '/usr/bin/chromium'
 const FIXTURE = new URL('./fixtures/dashboard-node.mjs', import.meta.url).pathname
 const COOKIE = 'dashboard-test-cookie'
 /** Where the screenshot goes (IRONWOOD_TEST_OUTPUT, or a folder in the system's temp dir). */
 const OUTPUT = process.env.IRONWOOD_TEST_OUTPUT ?? join(tmpdir(), 'ironwood-test-output')
-
-/** Installs Debian's chromium when it is missing and we are root; otherwise says how. */
-function ensureChromium(): void {
-  if (existsSync(CHROMIUM)) return
-  const root = typeof process.getuid === 'function' && process.getuid() === 0
-  if (!root) {
-    throw new Error(`${CHROMIUM} is missing: install Debian's chromium first (sudo apt-get update && sudo apt-get install -y chromium)`)
-  }
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
-  for (const args of [['update', '-q'], ['install', '-y', '-q', 'chromium']]) {
-    const r = spawnSync('apt-get', args, { env, encoding: 'utf8', timeout: 600_000 })
-    if (r.status !== 0) throw new Error(`apt-get ${args.join(' ')} failed: ${(r.stderr || String(r.error)).trim().split('\n').pop()}`)
-  }
-  if (!existsSync(CHROMIUM)) throw new Error(`apt-get installed chromium but ${CHROMIUM} is still missing`)
-}
 
 /** A WebSocket client of a dashboard that keeps every message it received. */
 async function client(d: Dashboard): Promise<{ ws: WebSocket; got: any[]; next: (pred: (m: any) => boolean) => Promise<any> }> {
@@ -67,7 +51,7 @@ describe('dashboard', () => {
     b = await forkPeer(FIXTURE, COOKIE, 'dash-b')
     readOnly = await dashboard({ interval: 500 })
     control = await dashboard({ interval: 500, control: true })
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox'] })
+    browser = await launchChromium()
   }, 600_000)
 
   afterAll(async () => {

@@ -1,29 +1,12 @@
 // A real browser against serve(): headless Chromium (Debian's package, driven
 // by playwright-core; never a downloaded browser) loads a page that opens a
 // WebSocket, subscribes to a topic and lists what is published on it.
-import { spawnSync } from 'node:child_process'
-import { existsSync } from 'node:fs'
-import { chromium, type Browser } from 'playwright-core'
+import { type Browser } from 'playwright-core'
+import { ensureChromium, launchChromium } from './chromium.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Server, pubsub, serve } from 'ironwood'
 import { waitFor } from './cluster-harness.js'
 
-const CHROMIUM = '/usr/bin/chromium'
-
-/** Installs Debian's chromium when it is missing and we are root; otherwise says how. */
-function ensureChromium(): void {
-  if (existsSync(CHROMIUM)) return
-  const root = typeof process.getuid === 'function' && process.getuid() === 0
-  if (!root) {
-    throw new Error(`${CHROMIUM} is missing: install Debian's chromium first (sudo apt-get update && sudo apt-get install -y chromium)`)
-  }
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
-  for (const args of [['update', '-q'], ['install', '-y', '-q', 'chromium']]) {
-    const r = spawnSync('apt-get', args, { env, encoding: 'utf8', timeout: 600_000 })
-    if (r.status !== 0) throw new Error(`apt-get ${args.join(' ')} failed: ${(r.stderr || String(r.error)).trim().split('\n').pop()}`)
-  }
-  if (!existsSync(CHROMIUM)) throw new Error(`apt-get installed chromium but ${CHROMIUM} is still missing`)
-}
 
 const page = `<!doctype html>
 <html><head><meta charset="utf-8"><title>live feed</title></head>
@@ -54,7 +37,7 @@ beforeAll(async () => {
       open: (ws) => ws.subscribe(ws.data),
     },
   })
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox'] })
+  browser = await launchChromium()
 }, 600_000)
 
 afterAll(async () => {
