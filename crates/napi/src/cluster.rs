@@ -673,6 +673,37 @@ impl ClusterNode {
             .collect()
     }
 
+    /// Fault injection for partition tests: drops every datagram to and
+    /// from `node` below QUIC until `unblock`. Returns `null`, or why it
+    /// could not (not running, or a name whose host is not an IP address).
+    #[napi]
+    pub fn block(&self, node: String) -> Option<String> {
+        let Some(running) = lock(&self.running).as_ref().map(|r| Arc::clone(&r.node)) else {
+            return Some("the cluster is not started".into());
+        };
+        running.block(&node).err().map(|e| e.to_string())
+    }
+
+    /// Restores traffic with `node` (and dials it if not connected);
+    /// whether it was blocked.
+    #[napi]
+    pub fn unblock(&self, node: String) -> bool {
+        let running = lock(&self.running).as_ref().map(|r| Arc::clone(&r.node));
+        running.is_some_and(|n| {
+            let _rt = transport::runtime().enter();
+            n.unblock(&node)
+        })
+    }
+
+    /// The nodes currently blocked, sorted.
+    #[napi]
+    pub fn blocked(&self) -> Vec<String> {
+        lock(&self.running)
+            .as_ref()
+            .map(|r| r.node.blocked())
+            .unwrap_or_default()
+    }
+
     /// The connected nodes, self excluded, sorted.
     #[napi]
     pub fn nodes(&self) -> Vec<String> {

@@ -143,3 +143,75 @@ async fn garbage_from_a_raw_client_closes_only_that_connection() {
     b.send(a.name(), FrameKind::Send, b"ok").unwrap();
     assert!(matches!(next(&mut ea).await, Event::Frame { .. }));
 }
+
+/// A roomier heartbeat than the shared config: this test keeps three
+/// nodes up while a busy machine runs other test binaries.
+fn roomy(name: &str) -> ironwood_net::transport::NodeConfig {
+    let mut c = config(name, "cut");
+    c.heartbeat_interval = Duration::from_millis(100);
+    c.heartbeat_timeout = Duration::from_millis(1500);
+    c
+}
+
+/// The next NodeUp/NodeDown about `peer`, skipping frames and other peers.
+async fn next_about(events: &mut ironwood_net::transport::Events, peer: &str) -> Event {
+    loop {
+        match next_membership(events).await {
+            Event::NodeUp { node } | Event::NodeDown { node, .. } if node != peer => continue,
+            e => return e,
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_blocked_peer_is_cut_off_below_quic_and_comes_back_when_unblocked() {
+    let (a, mut ea) = start_with(roomy("a")).await;
+    let (b, mut eb) = start_with(roomy("b")).await;
+    let (c, mut ec) = start_with(roomy("c")).await;
+    a.connect(b.name()).await.unwrap();
+    a.connect(c.name()).await.unwrap();
+    assert_eq!(next_about(&mut ea, b.name()).await, up(b.name()));
+    assert_eq!(next_about(&mut eb, a.name()).await, up(a.name()));
+    while b.nodes().len() < 2 || c.nodes().len() < 2 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // Blocking on a only cuts both directions: b hears nothing either.
+    a.block(b.name()).unwrap();
+    assert_eq!(a.blocked(), [b.name()]);
+    assert_eq!(
+        next_about(&mut ea, b.name()).await,
+        down(b.name(), "heartbeat_timeout")
+    );
+    assert_eq!(
+        next_about(&mut eb, a.name()).await,
+        down(a.name(), "heartbeat_timeout")
+    );
+    // c still talks to both.
+    assert_eq!(a.nodes(), [c.name()]);
+    a.send(c.name(), FrameKind::Send, b"via c").unwrap();
+    loop {
+        if let Event::Frame { from, .. } = next(&mut ec).await {
+            assert_eq!(from, a.name());
+            break;
+        }
+    }
+    // A dial across the cut fails (it cannot complete a handshake).
+    assert!(b.connect(a.name()).await.is_err());
+    assert!(!b.nodes().contains(&a.name().to_owned()));
+
+    // Restored: a redials at once and both see the other up again.
+    assert!(a.unblock(b.name()));
+    assert!(!a.unblock(b.name()));
+    assert!(a.blocked().is_empty());
+    assert_eq!(next_about(&mut ea, b.name()).await, up(b.name()));
+    assert_eq!(next_about(&mut eb, a.name()).await, up(a.name()));
+    b.send(a.name(), FrameKind::Send, b"back").unwrap();
+    loop {
+        if let Event::Frame { from, .. } = next(&mut ea).await {
+            assert_eq!(from, b.name());
+            break;
+        }
+    }
+    assert!(a.block("not-an-address").is_err());
+}

@@ -6,11 +6,12 @@
 //!
 //! One file per concept: [`config`] (what a node starts with), [`error`],
 //! `tls` (rustls/quinn setup), [`node`] (the endpoint and peer table),
-//! `peer` (one connection's tasks), `heartbeat` and `mesh` (pure helpers),
+//! `peer` (one connection's tasks), `faults` (the partition-test socket filter), `heartbeat` and `mesh` (pure helpers),
 //! [`runtime`] (the lazily started process-wide tokio runtime).
 
 pub mod config;
 pub mod error;
+mod faults;
 mod heartbeat;
 mod mesh;
 pub mod node;

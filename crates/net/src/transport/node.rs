@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 
 use super::config::{Auth, NodeConfig};
 use super::error::NetError;
+use super::faults::{FaultFilter, FaultSocket};
 use super::mesh;
 use super::peer;
 use super::tls;
@@ -152,6 +153,10 @@ pub(crate) struct Shared {
     events: EventOut,
     /// Fault injection: stop sending and answering heartbeats.
     pub(crate) heartbeats_frozen: AtomicBool,
+    /// Fault injection: the addresses whose datagrams the socket drops.
+    faults: Arc<FaultFilter>,
+    /// The blocked peers by name, with the addresses blocked for each.
+    blocked: Mutex<HashMap<String, Vec<SocketAddr>>>,
     next_id: AtomicU64,
     stopped: AtomicBool,
 }
@@ -507,8 +512,25 @@ impl Node {
         let ip: std::net::IpAddr = config.host.parse().map_err(|_| {
             NetError::Config(format!("host {:?} must be an IP address", config.host))
         })?;
-        let mut endpoint = Endpoint::server(server, SocketAddr::new(ip, config.port))
-            .map_err(|e| NetError::Bind(format!("{}:{}: {e}", config.host, config.port)))?;
+        let bind_error =
+            |e: std::io::Error| NetError::Bind(format!("{}:{}: {e}", config.host, config.port));
+        // quinn's own socket, wrapped so tests can cut chosen peers off
+        // below QUIC (see `faults`).
+        let socket =
+            std::net::UdpSocket::bind(SocketAddr::new(ip, config.port)).map_err(bind_error)?;
+        let runtime: Arc<dyn quinn::Runtime> = Arc::new(quinn::TokioRuntime);
+        let faults = Arc::new(FaultFilter::default());
+        let filtered = FaultSocket::new(
+            runtime.wrap_udp_socket(socket).map_err(bind_error)?,
+            faults.clone(),
+        );
+        let mut endpoint = Endpoint::new_with_abstract_socket(
+            quinn::EndpointConfig::default(),
+            Some(server),
+            Arc::new(filtered),
+            runtime,
+        )
+        .map_err(bind_error)?;
         endpoint.set_default_client_config(client);
         let port = endpoint
             .local_addr()
@@ -531,6 +553,8 @@ impl Node {
             reconnecting: Mutex::new(HashSet::new()),
             events,
             heartbeats_frozen: AtomicBool::new(false),
+            faults,
+            blocked: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
             stopped: AtomicBool::new(false),
             config,
@@ -796,6 +820,83 @@ impl Node {
         self.shared
             .heartbeats_frozen
             .store(frozen, Ordering::Release);
+    }
+
+    /// Fault injection for partition tests: from now on every UDP datagram
+    /// to or from `node` (`name@host:port`, the host an IP address) is
+    /// dropped below QUIC, in both directions, as if the cable were cut.
+    /// Nothing is closed: heartbeats stop, both sides report the peer down
+    /// with `heartbeat_timeout`, and reconnection attempts time out until
+    /// [`Node::unblock`]. Other peers are unaffected. Blocking only on one
+    /// side is enough. Fails with [`NetError::InvalidAddress`] for a name
+    /// whose host is not an IP address.
+    pub fn block(&self, node: &str) -> Result<(), NetError> {
+        let (host, port) =
+            mesh::dial_address(node).ok_or_else(|| NetError::InvalidAddress(node.to_owned()))?;
+        let ip: std::net::IpAddr = host.parse().map_err(|_| {
+            NetError::InvalidAddress(format!("{node}: the host must be an IP address"))
+        })?;
+        let mut addrs = vec![SocketAddr::new(ip, port)];
+        // The address the connection really uses, should it differ.
+        if let Some(p) = lock(&self.shared.peers).get(node) {
+            let remote = p.conn.remote_address();
+            if !addrs.contains(&remote) {
+                addrs.push(remote);
+            }
+        }
+        for a in &addrs {
+            self.shared.faults.block(*a);
+        }
+        lock(&self.shared.blocked)
+            .entry(node.to_owned())
+            .or_default()
+            .extend(addrs);
+        log::info!(
+            "{}: fault injection: blocking all traffic with {node}",
+            self.shared.name
+        );
+        Ok(())
+    }
+
+    /// Undoes [`Node::block`] for `node`; returns whether it was blocked.
+    /// If the peer is not connected, dials it at once (the normal
+    /// reconnection may have given up during a long split), so a healed
+    /// link is back as soon as a handshake completes. Must be called
+    /// inside the runtime.
+    pub fn unblock(&self, node: &str) -> bool {
+        let Some(addrs) = lock(&self.shared.blocked).remove(node) else {
+            return false;
+        };
+        let still: HashSet<SocketAddr> = lock(&self.shared.blocked)
+            .values()
+            .flatten()
+            .copied()
+            .collect();
+        for a in addrs.iter().filter(|a| !still.contains(a)) {
+            self.shared.faults.unblock(a);
+        }
+        log::info!(
+            "{}: fault injection: traffic with {node} restored",
+            self.shared.name
+        );
+        if !self.shared.is_stopped() && !self.shared.is_connected(node) {
+            let shared = self.shared.clone();
+            let peer = node.to_owned();
+            tokio::spawn(async move {
+                if let Err(e) = shared.dial_expecting(&peer, Some(&peer)).await {
+                    log::debug!("{}: redial after unblock of {peer}: {e}", shared.name);
+                }
+            });
+        }
+        true
+    }
+
+    /// The nodes currently blocked by [`Node::block`], sorted.
+    #[must_use]
+    pub fn blocked(&self) -> Vec<String> {
+        let mut v: Vec<String> = lock(&self.shared.blocked).keys().cloned().collect();
+        v.sort();
+        v
     }
 
     /// For tests that play a raw (misbehaving) peer: a quinn client config
