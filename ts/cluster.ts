@@ -14,12 +14,14 @@ import {
   emit,
   removeListener,
 } from './cluster-events.js'
+import { type ClusterFaults, createFaults } from './cluster-faults.js'
 import { dispatchFrames, nodeDown, nodeUp, setFrameSender } from './cluster-frames.js'
 import { log } from './logger.js'
 import { native } from './native.js'
 import { setNodeName } from './node.js'
 
 export type { NodeEvent, NodeEventInfo, NodeEventListener } from './cluster-events.js'
+export type { ClusterFaults } from './cluster-faults.js'
 
 /** Certificates for mutual TLS, all PEM. */
 export interface ClusterTlsOptions {
@@ -298,4 +300,11 @@ export const cluster = {
     checkEvent(event, listener, 'cluster.off')
     return removeListener(event, listener)
   },
+  /**
+   * Fault injection for partition tests: `block(nodes)` drops all traffic
+   * with those peers below QUIC (both sides see `nodedown`
+   * `'heartbeat_timeout'`), `unblock(nodes?)` restores it and redials,
+   * `blocked()` lists them. See docs/cluster.md.
+   */
+  faults: createFaults(() => (state === 'running' ? running?.handle : undefined)) as ClusterFaults,
 }

@@ -61,6 +61,7 @@ export { type ChildCounts, type ChildInfo, type ChildStatus } from './supervisor
 export { type RegisteredFunction, functions } from './functions.js'
 export { type ProcessInfo, type SupervisedChild, type SupervisorTree, processInfo, processes, supervisionTree } from './introspection.js'
 export {
+  type ClusterFaults,
   type ClusterOptions,
   type ClusterTlsOptions,
   type NodeEvent,
