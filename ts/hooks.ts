@@ -10,6 +10,9 @@ import { describe, isThenable } from './check.js'
 import { log } from './logger.js'
 import type { Handler, OnErrorHook, OnRequestHook, OnResponseHook, ResolvedOptions } from './serve-options.js'
 
+/** `run`'s second argument when the handler has not been called yet. */
+const NOT_CALLED: unique symbol = Symbol('not called')
+
 /** @internal What the `onRequest` hooks made of an upgrade request. */
 export type UpgradeOutcome = { request: Request; response?: undefined } | { request: Request; response: Response }
 
@@ -42,8 +45,25 @@ export class Pipeline {
     this.#onError = options.onError
   }
 
+  /**
+   * `run`, but synchronous when it can be: with no hooks and a handler that
+   * returns a `Response` (not a promise), that Response itself, with no
+   * promise or microtask; otherwise `run`'s promise.
+   */
+  handle(request: Request): Response | Promise<Response> {
+    if (this.#onRequest.length > 0 || this.#onResponse.length > 0) return this.run(request)
+    let r: unknown
+    try {
+      r = this.#handler(request)
+    } catch (error) {
+      return this.error(error, request)
+    }
+    if (r instanceof Response) return r
+    return this.run(request, r)
+  }
+
   /** The response for `request`: from a hook, the handler or the error hooks. */
-  async run(request: Request): Promise<Response> {
+  async run(request: Request, handled: unknown = NOT_CALLED): Promise<Response> {
     let req = request
     let res: Response | undefined
     try {
@@ -53,7 +73,8 @@ export class Pipeline {
         res = outcome.response
       }
       if (res === undefined) {
-        let r: unknown = this.#handler(req)
+        // `handled`: what the handler already returned (from `handle`), not to be called twice.
+        let r: unknown = handled !== NOT_CALLED ? handled : this.#handler(req)
         if (isThenable(r)) r = await r
         if (!(r instanceof Response)) throw new TypeError(`serve: the handler returned ${describe(r)}; expected a Response`)
         res = r

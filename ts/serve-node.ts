@@ -1,21 +1,24 @@
 /**
- * `serve()` on Node: node:http, converting each request to a real WHATWG
- * `Request` and the handler's `Response` back, and the `ws` package for
- * WebSockets. Measured against @hono/node-server and srvx (bench/serve.mjs):
- * they are faster because they hand the handler a Request-like object that
- * only becomes a real `Request` when touched; we keep a real one (so
- * `new Request(req)`, `fetch(req)` and `instanceof` behave) and save where it
- * costs nothing in correctness: string and byte bodies are written in one
- * `end()` with a Content-Length, never through a stream.
+ * `serve()` on Node: node:http and, for WebSockets, the `ws` package. The
+ * handler gets a lazy `Request` (ts/serve-node-request.ts) and its
+ * `Response` is written straight to node:http when it has a string, byte or
+ * empty body (ts/serve-node-response.ts): on Node 20 a real undici
+ * `Request` or `Response` costs more CPU than node:http's whole request.
+ * A request whose handler answers synchronously costs no timer, no
+ * AbortController and no listener; one that waits is tracked (request
+ * timeout, disconnects, `stop()` draining) from the moment it waits.
  * @module
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { WebSocketServer, type WebSocket as NodeWebSocket } from 'ws'
+import { isThenable } from './check.js'
 import { type Timed, type TimerList, cancelTimeout, startTimeout } from './deadlines.js'
 import { type Pipeline, textResponse } from './hooks.js'
 import { log } from './logger.js'
+import { NodeRequest, type RequestContext, requestUrl } from './serve-node-request.js'
+import { discard, installFastResponse, writeRawResponse, writeResponse } from './serve-node-response.js'
 import type { ResolvedOptions } from './serve-options.js'
 import type { RuntimeServer } from './serve-runtime.js'
 import { ServerWebSocket } from './websocket.js'
@@ -23,112 +26,19 @@ import { ServerWebSocket } from './websocket.js'
 const MAX_TIMER_MS = 2 ** 31 - 1
 /** After a 413, at most this much more of the body is read and discarded before the connection is cut. */
 const DRAIN_LIMIT = 1024 * 1024
+// Methods undici's Request refuses (node:http hands CONNECT to its own event).
+const FORBIDDEN_METHODS = new Set(['CONNECT', 'TRACE', 'TRACK'])
 
-// undici keeps a Response's body source under a symbol: a string or bytes
-// body can be written in one end() instead of being read back from its
-// stream. Where the symbol is missing (another Node), the stream path is used.
-const kState = Object.getOwnPropertySymbols(new Response('')).find((s) => s.description === 'state')
-
-function bodySource(response: Response): string | Uint8Array | undefined {
-  if (kState === undefined || response.bodyUsed) return undefined
-  const source = (response as unknown as Record<symbol, { body?: { source?: unknown; stream?: ReadableStream } | null }>)[kState]?.body
-  if (source == null || source.stream?.locked) return undefined
-  const s = source.source
-  return typeof s === 'string' || s instanceof Uint8Array ? s : undefined
-}
-
-function flatHeaders(response: Response, length: number | undefined): string[] {
-  const out: string[] = []
-  response.headers.forEach((value, name) => {
-    out.push(name, value)
-  })
-  // RFC 9110: no Content-Length on 1xx, 204 and 304.
-  const status = response.status
-  if (length !== undefined && status >= 200 && status !== 204 && status !== 304 && !response.headers.has('content-length')) {
-    out.push('content-length', String(length))
-  }
-  return out
-}
-
-/** Writes `response` to `res`; resolves when done or the client went away. */
-async function writeResponse(res: ServerResponse, response: Response, head: boolean): Promise<void> {
-  const source = bodySource(response)
-  if (source !== undefined || response.body === null) {
-    const length = source === undefined ? 0 : typeof source === 'string' ? Buffer.byteLength(source) : source.byteLength
-    // An empty statusText (the usual case) lets node:http use the standard reason phrase.
-    res.writeHead(response.status, response.statusText || undefined, flatHeaders(response, length))
-    res.end(head ? undefined : source)
-    return
-  }
-  res.writeHead(response.status, response.statusText || undefined, flatHeaders(response, undefined))
-  if (head) {
-    res.end()
-    await response.body.cancel().catch(() => {})
-    return
-  }
-  const reader = response.body.getReader()
-  const onClose = () => void reader.cancel().catch(() => {})
-  res.once('close', onClose)
-  try {
-    for (;;) {
-      const { done, value } = await reader.read()
-      if (done) break
-      if (res.destroyed) return
-      if (!res.write(value)) {
-        await new Promise<void>((resolve) => {
-          const go = () => {
-            res.off('drain', go)
-            res.off('close', go)
-            resolve()
-          }
-          res.on('drain', go)
-          res.on('close', go)
-        })
-      }
-    }
-    res.end()
-  } catch (error) {
-    if (!res.destroyed) log({ level: 'warn', message: 'serve: a response body stream failed; the connection was cut', error })
-    res.destroy()
-  } finally {
-    res.off('close', onClose)
-  }
-}
-
-/** Serialises a response onto a raw socket (a refused WebSocket upgrade); small bodies only. */
-async function writeRawResponse(socket: Duplex, response: Response): Promise<void> {
-  const body = new Uint8Array(await response.arrayBuffer().catch(() => new ArrayBuffer(0)))
-  let head = `HTTP/1.1 ${response.status} ${response.statusText || http.STATUS_CODES[response.status] || ''}\r\n`
-  response.headers.forEach((value, name) => {
-    if (name !== 'content-length' && name !== 'connection' && name !== 'transfer-encoding') head += `${name}: ${value}\r\n`
-  })
-  head += `content-length: ${body.byteLength}\r\nconnection: close\r\n\r\n`
-  if (!socket.writable) return void socket.destroy()
-  socket.write(head)
-  socket.end(body)
-}
-
-function requestUrl(req: IncomingMessage, fallbackHost: string): string {
-  const url = req.url ?? '/'
-  if (url.startsWith('/')) return `http://${req.headers.host || fallbackHost}${url}`
-  return url // absolute-form; the URL parser refuses anything else
-}
-
-function headerPairs(req: IncomingMessage): [string, string][] {
-  const raw = req.rawHeaders
-  const pairs: [string, string][] = []
-  for (let i = 0; i < raw.length; i += 2) pairs.push([raw[i]!, raw[i + 1]!])
-  return pairs
-}
-
-/** One request in flight: its timeout (in the shared timer lists) and its answer, sent once. */
-class Exchange implements Timed {
+/** One request: its answer (sent once) and, once it waits, its timeout, disconnect watch and abort signal. */
+class Exchange implements Timed, RequestContext {
   tPrev: Timed | null = null
   tNext: Timed | null = null
   tAt = 0
   tList: TimerList | null = null
   answered = false
-  readonly abort = new AbortController()
+  tracked = false
+  #abort: AbortController | undefined
+  #abortReason: Error | undefined
 
   constructor(
     readonly req: IncomingMessage,
@@ -136,26 +46,71 @@ class Exchange implements Timed {
     readonly server: NodeServer,
   ) {}
 
+  /** request.signal: made on first use; already aborted if the client left or the request timed out. */
+  signal(): AbortSignal {
+    if (this.#abort === undefined) {
+      this.#abort = new AbortController()
+      if (this.#abortReason !== undefined) this.#abort.abort(this.#abortReason)
+    }
+    return this.#abort.signal
+  }
+
+  #cancel(reason: Error): void {
+    if (this.#abortReason !== undefined) return
+    this.#abortReason = reason
+    this.#abort?.abort(reason)
+  }
+
+  /** From now on the request waits: arm its timeout, watch for the client leaving, count it in flight. */
+  track(): void {
+    if (this.tracked) return
+    this.tracked = true
+    this.server.inFlight.add(this)
+    const timeout = this.server.options.requestTimeout
+    if (timeout < MAX_TIMER_MS) startTimeout(this, timeout)
+    // A client that goes away before its answer: tell the handler (request.signal), stop waiting.
+    this.res.once('close', () => {
+      if (!this.answered) {
+        this.#cancel(new Error('client disconnected'))
+        this.answered = true
+        cancelTimeout(this)
+        this.server.done(this)
+      }
+    })
+  }
+
   expire(): void {
     if (this.answered) return
     log({ level: 'warn', message: `serve: ${this.req.method} ${this.req.url} took longer than ${this.server.options.requestTimeout} ms; answered 503` })
+    // The handler's downstream work (a fetch with request.signal, …) is cancelled too.
+    const error = new Error(`request timed out after ${this.server.options.requestTimeout} ms`)
+    error.name = 'TimeoutError'
+    this.#cancel(error)
     this.answer(textResponse(503, 'Service Unavailable', { connection: 'close' }))
   }
 
   answer(response: Response): void {
-    if (this.answered) {
-      // Late (after a timeout or a disconnect): release the body nobody will read.
-      if (response.body !== null && !response.bodyUsed) response.body.cancel().catch(() => {})
-      return
-    }
+    if (this.answered) return discard(response) // late (after a timeout or a disconnect)
     this.answered = true
-    cancelTimeout(this)
+    if (this.tracked) cancelTimeout(this)
     if (this.res.destroyed) {
-      this.server.done(this)
-      if (response.body !== null && !response.bodyUsed) response.body.cancel().catch(() => {})
+      if (this.tracked) this.server.done(this)
+      return discard(response)
+    }
+    let writing: Promise<void> | undefined
+    try {
+      writing = writeResponse(this.res, response, this.req.method === 'HEAD')
+    } catch (error) {
+      log({ level: 'error', message: 'serve: could not write a response', error })
+      this.res.destroy()
+    }
+    if (writing === undefined) {
+      if (this.tracked) this.server.done(this)
       return
     }
-    writeResponse(this.res, response, this.req.method === 'HEAD').then(
+    // A streamed body: stop() waits for it like for a request in flight.
+    if (!this.tracked) this.server.inFlight.add(this)
+    writing.then(
       () => this.server.done(this),
       (error) => {
         log({ level: 'error', message: 'serve: could not write a response', error })
@@ -170,7 +125,8 @@ class Exchange implements Timed {
 export class NodeServer implements RuntimeServer {
   readonly http: http.Server
   readonly #wss: WebSocketServer | null
-  readonly #inFlight = new Set<Exchange>()
+  /** @internal Requests waiting for their answer (and streamed answers being written). */
+  readonly inFlight = new Set<Exchange>()
   readonly #sockets = new Set<ServerWebSocket<unknown>>()
   #idle: (() => void) | null = null
   port = 0
@@ -181,6 +137,7 @@ export class NodeServer implements RuntimeServer {
     readonly options: ResolvedOptions,
   ) {
     this.hostname = options.hostname
+    if (options.fastResponse) installFastResponse()
     this.http = http.createServer((req, res) => this.#request(req, res))
     // Malformed requests: answer 400 where the socket can still take it, never throw.
     this.http.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
@@ -207,20 +164,10 @@ export class NodeServer implements RuntimeServer {
 
   #request(req: IncomingMessage, res: ServerResponse): void {
     const ex = new Exchange(req, res, this)
-    this.#inFlight.add(ex)
-    const timeout = this.options.requestTimeout
-    if (timeout < MAX_TIMER_MS) startTimeout(ex, timeout)
-    // A client that goes away before its answer: tell the handler (request.signal), stop waiting.
-    res.once('close', () => {
-      if (!ex.answered) {
-        ex.abort.abort(new Error('client disconnected'))
-        ex.answered = true
-        cancelTimeout(ex)
-        this.done(ex)
-      }
-    })
     const method = req.method ?? 'GET'
     if (method === 'GET' || method === 'HEAD') return this.#dispatch(ex, null)
+    // Reading the body is waiting: the timeout runs, a disconnect is noticed, stop() drains it.
+    ex.track()
     const declared = req.headers['content-length']
     const max = this.options.maxBodySize
     if (declared !== undefined && Number(declared) > max) return this.#tooLarge(ex, 0)
@@ -240,7 +187,7 @@ export class NodeServer implements RuntimeServer {
     const onEnd = () => this.#dispatch(ex, size === 0 ? null : chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size))
     req.on('data', onData)
     req.on('end', onEnd)
-    req.on('error', () => {}) // an aborted upload: 'close' above cleans up
+    req.on('error', () => {}) // an aborted upload: the 'close' watch in track() cleans up
   }
 
   /** 413 at once; the rest of the body is discarded up to DRAIN_LIMIT (so the client reads the answer, not a reset), then cut. */
@@ -254,38 +201,36 @@ export class NodeServer implements RuntimeServer {
     ex.answer(textResponse(413, 'Content Too Large'))
   }
 
+  /** `http://host:port` for a request with no Host header (HTTP/1.0). */
+  #origin(): string {
+    return this.hostname.includes(':') ? `[${this.hostname}]:${this.port}` : `${this.hostname}:${this.port}`
+  }
+
   #dispatch(ex: Exchange, body: Buffer | null): void {
     if (ex.answered) return
-    let request: Request
-    try {
-      request = new Request(requestUrl(ex.req, `${this.hostname}:${this.port}`), {
-        method: ex.req.method ?? 'GET',
-        headers: headerPairs(ex.req),
-        body,
-        signal: ex.abort.signal,
-      })
-    } catch {
-      // An unparsable URL or header, or a method fetch forbids: the client's fault.
-      return ex.answer(textResponse(400, 'Bad Request', { connection: 'close' }))
-    }
-    this.pipeline.run(request).then((response) => ex.answer(response))
+    const url = requestUrl(ex.req, this.#origin())
+    // An unparsable URL, or a method fetch forbids: the client's fault. (node:http already refused bad header names and values.)
+    if (url === null || FORBIDDEN_METHODS.has(ex.req.method!)) return ex.answer(textResponse(400, 'Bad Request', { connection: 'close' }))
+    const outcome = this.pipeline.handle(new NodeRequest(ex, url, body) as unknown as Request)
+    if (!isThenable(outcome)) return ex.answer(outcome)
+    ex.track()
+    void outcome.then((response) => ex.answer(response))
   }
 
   /** @internal A request is over (answered, timed out or abandoned). */
   done(ex: Exchange): void {
-    this.#inFlight.delete(ex)
-    if (this.#inFlight.size === 0 && this.#idle !== null) this.#idle()
+    this.inFlight.delete(ex)
+    if (this.inFlight.size === 0 && this.#idle !== null) this.#idle()
   }
 
   async #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const ws = this.options.websocket!
     socket.on('error', () => {}) // a reset during the handshake is the client's business
-    let request: Request
-    try {
-      request = new Request(requestUrl(req, `${this.hostname}:${this.port}`), { method: 'GET', headers: headerPairs(req) })
-    } catch {
-      return writeRawResponse(socket, textResponse(400, 'Bad Request'))
-    }
+    const url = requestUrl(req, this.#origin())
+    if (url === null) return writeRawResponse(socket, textResponse(400, 'Bad Request'))
+    const pairs: [string, string][] = []
+    for (let i = 0; i < req.rawHeaders.length; i += 2) pairs.push([req.rawHeaders[i]!, req.rawHeaders[i + 1]!])
+    const request = new Request(url, { method: 'GET', headers: pairs })
     const outcome = await this.pipeline.upgrade(request)
     if (outcome.response !== undefined) return writeRawResponse(socket, outcome.response)
     let data: unknown
@@ -344,7 +289,7 @@ export class NodeServer implements RuntimeServer {
     const closed = new Promise<void>((resolve) => this.http.close(() => resolve()))
     this.http.closeIdleConnections()
     for (const ws of this.#sockets) ws.close(1001, 'server stopping')
-    if (this.#inFlight.size > 0) {
+    if (this.inFlight.size > 0) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, timeout)
         this.#idle = () => {

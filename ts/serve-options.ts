@@ -74,8 +74,22 @@ export interface ServeOptions<D = undefined> {
   websocket?: WebSocketHandlers<D> | undefined
   /** The largest request body accepted, in bytes (default 1 MiB); a larger one is answered 413. */
   maxBodySize?: number | undefined
-  /** Milliseconds a request may take before it is answered 503 (default 30,000; `Infinity`: no limit). */
+  /**
+   * Milliseconds a request may take before it is answered 503 and its
+   * `request.signal` aborted (default 30,000; `Infinity`: no limit).
+   */
   requestTimeout?: number | undefined
+  /**
+   * Node only (ignored on Bun). `true` (the default): `serve()` puts a lazy
+   * `Response` class in place of `globalThis.Response`, for the whole
+   * process, as @hono/node-server does. It is `instanceof Response` and
+   * behaves as one, but a string, byte or empty body is written without
+   * building undici's `Response`, which on Node 20 costs more than the rest
+   * of the request (see docs/serve.md, Performance). `false` leaves the
+   * global alone; real Responses are still written directly when their body
+   * is a string or bytes.
+   */
+  fastResponse?: boolean | undefined
 }
 
 /** @internal The checked, defaulted options. */
@@ -88,6 +102,7 @@ export interface ResolvedOptions {
   websocket: ResolvedWebSocket | null
   maxBodySize: number
   requestTimeout: number
+  fastResponse: boolean
 }
 
 /** @internal */
@@ -144,6 +159,8 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   const timeout = o.requestTimeout ?? 30_000
   if (typeof timeout !== 'number') throw new TypeError('serve: requestTimeout must be a number of milliseconds')
   if (!(timeout > 0)) throw new RangeError(`serve: requestTimeout must be > 0 milliseconds (or Infinity), got ${timeout}`)
+  const fastResponse = o.fastResponse ?? true
+  if (typeof fastResponse !== 'boolean') throw new TypeError('serve: fastResponse must be a boolean')
   let websocket: ResolvedWebSocket | null = null
   if (o.websocket !== undefined) {
     const w = object(o.websocket, 'websocket')
@@ -170,5 +187,6 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     websocket,
     maxBodySize: byteCount(o.maxBodySize, 'maxBodySize', MiB),
     requestTimeout: timeout,
+    fastResponse,
   }
 }
