@@ -344,6 +344,66 @@ describe('serve: bad input', () => {
     expect(logs.some((e) => e.level === 'warn' && e.message.includes('/hang'))).toBe(true)
   })
 
+  it('a request that times out also aborts request.signal: the downstream fetch it started is cancelled', async () => {
+    let backendStarted = false
+    let backendSawAbort = false
+    const backend = await start(
+      (req) =>
+        new Promise<Response>((resolve) => {
+          backendStarted = true
+          // The backend's request.signal aborts when its client (the front's fetch) goes away.
+          req.signal.addEventListener('abort', () => {
+            backendSawAbort = true
+            resolve(new Response('too late'))
+          })
+        }),
+      { requestTimeout: 60_000 },
+    )
+    let downstream: unknown
+    let lateSignal: { aborted: boolean; reason: unknown } | undefined
+    const front = await start(
+      async (req) => {
+        if (new URL(req.url).pathname === '/late') {
+          // The signal read only after the timeout: already aborted.
+          await sleep(700)
+          lateSignal = { aborted: req.signal.aborted, reason: req.signal.reason }
+          return new Response('late')
+        }
+        try {
+          return await fetch(backend.url, { signal: req.signal })
+        } catch (error) {
+          downstream = error
+          throw error
+        }
+      },
+      { requestTimeout: 300 },
+    )
+    const res = await fetch(front.url)
+    expect(res.status).toBe(503)
+    await waitFor('the downstream fetch to be cancelled', () => downstream !== undefined)
+    expect((downstream as Error).name).toBe('TimeoutError')
+    expect(backendStarted).toBe(true)
+    await waitFor('the backend to see its request aborted', () => backendSawAbort)
+    expect((await fetch(new URL('/late', front.url))).status).toBe(503)
+    await waitFor('the late handler to read its signal', () => lateSignal !== undefined)
+    expect(lateSignal!.aborted).toBe(true)
+    expect((lateSignal!.reason as Error).name).toBe('TimeoutError')
+  })
+
+  it('answers 431 to request headers over 16 KiB and keeps serving', async () => {
+    let calls = 0
+    const server = await start(() => {
+      calls++
+      return new Response('fine')
+    })
+    const big = await raw(server, [`GET / HTTP/1.1\r\nhost: x\r\nx-big: ${'a'.repeat(64 * 1024)}\r\nconnection: close\r\n\r\n`])
+    expect(big).toMatch(/^HTTP\/1\.1 431 /)
+    expect(calls).toBe(0)
+    const fits = await raw(server, [`GET / HTTP/1.1\r\nhost: x\r\nx-big: ${'a'.repeat(8 * 1024)}\r\nconnection: close\r\n\r\n`])
+    expect(fits).toMatch(/^HTTP\/1\.1 200 [^]*fine$/)
+    expect(await (await fetch(server.url)).text()).toBe('fine')
+  })
+
   it('answers 400 to malformed requests and keeps serving', async () => {
     const server = await start(() => new Response('fine'))
     const garbage = await raw(server, ['THIS IS NOT HTTP\r\n\r\n'])

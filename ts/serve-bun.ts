@@ -34,26 +34,52 @@ interface BunGlobal {
   serve(options: Record<string, unknown>): BunServer
 }
 
-/** One request's timeout, in the shared timer lists (cheaper than a setTimeout/clearTimeout pair per request). */
+/**
+ * One request's timeout, in the shared timer lists (cheaper than a
+ * setTimeout/clearTimeout pair per request), and the abort it sends to the
+ * handler through `request.signal`.
+ */
 class Deadline implements Timed {
   tPrev: Timed | null = null
   tNext: Timed | null = null
   tAt = 0
   tList: TimerList | null = null
   expired = false
+  resolve: (response: Response) => void = () => {}
+  #abort: AbortController | undefined
+  #signal: AbortSignal | undefined
 
   constructor(
     readonly request: Request,
     readonly timeout: number,
-    readonly resolve: (response: Response) => void,
   ) {}
+
+  /** Bun's own signal (client gone) joined with ours (timed out); made on first read of `request.signal`. */
+  signal(native: AbortSignal): AbortSignal {
+    if (this.#signal === undefined) {
+      this.#abort = new AbortController()
+      if (this.expired) this.#abort.abort(this.#reason())
+      this.#signal = AbortSignal.any([native, this.#abort.signal])
+    }
+    return this.#signal
+  }
+
+  #reason(): Error {
+    const error = new Error(`request timed out after ${this.timeout} ms`)
+    error.name = 'TimeoutError'
+    return error
+  }
 
   expire(): void {
     this.expired = true
     log({ level: 'warn', message: `serve: ${this.request.method} ${new URL(this.request.url).pathname} took longer than ${this.timeout} ms; answered 503` })
+    this.#abort?.abort(this.#reason())
     this.resolve(textResponse(503, 'Service Unavailable', { connection: 'close' }))
   }
 }
+
+// Bun's Request.prototype.signal getter, which the per-request `signal` below wraps.
+const nativeSignal = Object.getOwnPropertyDescriptor(Request.prototype, 'signal')?.get
 
 /** @internal Whether this is Bun. */
 export function isBun(): boolean {
@@ -189,7 +215,7 @@ export class BunServerAdapter implements RuntimeServer {
     const ws = this.options.websocket
     if (ws !== null && headers.get('upgrade')?.toLowerCase() === 'websocket') return this.#upgrade(request, server)
     const method = request.method
-    if (method === 'GET' || method === 'HEAD') return this.#timed(this.pipeline.run(request), request)
+    if (method === 'GET' || method === 'HEAD') return this.#timed(request)
     const max = this.options.maxBodySize
     const declared = headers.get('content-length')
     if (declared !== null && Number(declared) > max) return textResponse(413, 'Content Too Large')
@@ -198,16 +224,27 @@ export class BunServerAdapter implements RuntimeServer {
       if (body === null) return textResponse(413, 'Content Too Large')
       request = new Request(request, { body })
     }
-    return this.#timed(this.pipeline.run(request), request)
+    return this.#timed(request)
   }
 
-  /** The pipeline's answer, or a 503 once the request timeout passes. */
-  #timed(answer: Promise<Response>, request: Request): Promise<Response> {
+  /**
+   * The pipeline's answer, or a 503 once the request timeout passes, which
+   * also aborts `request.signal` (Bun's own signal only reports the client
+   * leaving, and cannot be aborted from here: the request gets its own
+   * `signal` property joining the two).
+   */
+  #timed(request: Request): Promise<Response> {
     const timeout = this.options.requestTimeout
-    if (!(timeout < MAX_TIMER_MS)) return answer
+    if (!(timeout < MAX_TIMER_MS) || nativeSignal === undefined) return this.pipeline.run(request)
+    const deadline = new Deadline(request, timeout)
+    Object.defineProperty(request, 'signal', {
+      configurable: true,
+      get: () => deadline.signal(nativeSignal.call(request) as AbortSignal),
+    })
+    startTimeout(deadline, timeout)
+    const answer = this.pipeline.run(request)
     return new Promise<Response>((resolve) => {
-      const deadline = new Deadline(request, timeout, resolve)
-      startTimeout(deadline, timeout)
+      deadline.resolve = resolve
       void answer.then((response) => {
         if (deadline.expired) {
           if (response.body !== null && !response.bodyUsed) response.body.cancel().catch(() => {})
