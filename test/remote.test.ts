@@ -149,6 +149,45 @@ describe('remote processes between real node processes', () => {
     expect(box.msgs.map((m) => m.value)).toEqual(Array.from({ length: 100 }, (_, i) => i))
   })
 
+  it('bursts to one target and alternating targets (pids and names) all arrive intact, each in its order', async () => {
+    // Both sides encode a target's head once and reuse it while the target
+    // repeats: switching targets, and values of every shape, must not confuse it.
+    const a = inbox()
+    const c = inbox()
+    const w1 = await remoteWorker(b, a)
+    const w2 = await remoteWorker(b, c)
+    const value = (i: number): unknown =>
+      [i, `s${i}`, { i, big: BigInt(i) * 10n ** 20n }, new Map([[i, [i]]]), new Uint8Array([i & 255, 7]), null, i % 2 === 0][i % 7]
+    // what each (replying process, inbox) pair must see, in order: Erlang's per-pair order
+    const expected = new Map<string, number[]>()
+    const expect1 = (key: string, i: number): void => void (expected.get(key) ?? expected.set(key, []).get(key)!).push(i)
+    for (let i = 0; i < 600; i++) {
+      // runs of 1 to 5 to the same target, then another target
+      const t = Math.floor(i / (1 + (i % 5))) % 3
+      if (t === 0) {
+        send(w1, { op: 'echo', value: { i, v: value(i) }, from: a.pid })
+        expect1('w1>a', i)
+      } else if (t === 1) {
+        send(w2, { op: 'echo', value: { i, v: value(i) }, from: c.pid })
+        expect1('w2>c', i)
+      } else {
+        send({ name: 'echo', node: b.name }, { op: 'echo', value: { i, v: value(i) }, from: i % 2 ? a.pid : c.pid })
+        expect1(i % 2 ? 'echo>a' : 'echo>c', i)
+      }
+    }
+    await waitFor('600 replies', () => a.msgs.length + c.msgs.length >= 600)
+    const seen = new Map<string, number[]>()
+    const who = (pid: Pid): string => (pid.equals(w1) ? 'w1' : pid.equals(w2) ? 'w2' : 'echo')
+    for (const [box, name] of [[a, 'a'], [c, 'c']] as const) {
+      for (const m of box.msgs) {
+        const key = `${who(m.pid as Pid)}>${name}`
+        ;(seen.get(key) ?? seen.set(key, []).get(key)!).push(m.value.i)
+        expect(m.value.v).toEqual(value(m.value.i))
+      }
+    }
+    expect(seen).toEqual(expected)
+  })
+
   it('a pid stored in a table before cluster.start is still this node\'s process after it', async () => {
     const out = execFileSync(process.execPath, [fileURLToPath(new URL('./fixtures/pid-before-start.mjs', import.meta.url))], { encoding: 'utf8' })
     expect(JSON.parse(out)).toEqual({ same: true, isLocal: true, node: true, got: ['hello'] })

@@ -146,11 +146,24 @@ function idOf(s: FrameSender, node: string): number {
  * if its node goes down (and then `nodedown` follows).
  */
 export function sendFrame(node: string, kind: number, payload: Uint8Array, lane = 0): SendResult {
+  return queueFrame(node, kind, undefined, payload, lane)
+}
+
+/**
+ * {@link sendFrame} for a payload in two parts, `head` then `tail`, copied
+ * into the batch one after the other: a sender that sends many frames
+ * starting with the same bytes (a remote `send` to one pid) encodes them once.
+ */
+export function sendFrameParts(node: string, kind: number, head: Uint8Array, tail: Uint8Array, lane = 0): SendResult {
+  return queueFrame(node, kind, head, tail, lane)
+}
+
+function queueFrame(node: string, kind: number, head: Uint8Array | undefined, payload: Uint8Array, lane: number): SendResult {
   const s = sender
   if (s === undefined) return 'stopped'
   const id = idOf(s, node)
   if (id < 0) return 'notconnected'
-  const len = payload.length
+  const len = payload.length + (head === undefined ? 0 : head.length)
   if (len > maxPayload) return 'toolarge'
   if (queued[id] + pending[id] + len > maxQueued) {
     // Our view of the queue is from the last batch; the writers have been
@@ -170,7 +183,11 @@ export function sendFrame(node: string, kind: number, payload: Uint8Array, lane 
   outView.setUint32(outLen + 4, lane >>> 0, true)
   out[outLen + 8] = kind
   outView.setUint32(outLen + 9, len, true)
-  out.set(payload, outLen + HEADER)
+  if (head === undefined) out.set(payload, outLen + HEADER)
+  else {
+    out.set(head, outLen + HEADER)
+    out.set(payload, outLen + HEADER + head.length)
+  }
   outLen += HEADER + len
   pending[id] += len
   if (counters.on) {

@@ -17,7 +17,7 @@
 import { describe } from './check.js'
 import { ConnectionError } from './errors.js'
 import { addListener } from './cluster-events.js'
-import { FrameKind, onFrame, sendFrame } from './cluster-frames.js'
+import { FrameKind, onFrame, sendFrame, sendFrameParts } from './cluster-frames.js'
 import { log } from './logger.js'
 import { Pid } from './pid.js'
 import {
@@ -149,16 +149,34 @@ function frame(nodeName: string, kind: number, payload: Record<string, unknown>,
   return sendFrame(nodeName, kind, bytes, laneOf(to))
 }
 
+// The Send payload is the map `{ to, msg }`. Its bytes up to `msg`'s value
+// depend only on the target, so they are encoded once per target (a burst
+// of sends usually goes to one process) and the message alone per send.
+let headTo: Pid | string | undefined
+let head = new Uint8Array(0)
+
+function headFor(to: Pid | string): Uint8Array {
+  if (to !== headTo) {
+    // `msg: null` encodes as the single byte 0xc0 at the end: drop it.
+    const full = encode({ to, msg: null })
+    head = new Uint8Array(full.subarray(0, full.length - 1)) // a copy: `full` is the encoder's buffer
+    headTo = to
+  }
+  return head
+}
+
 function send(to: Pid | NamedOnNode, message: unknown): void {
+  const target = to instanceof Pid ? to : to.name
+  const prefix = headFor(target)
   let bytes: Uint8Array
   try {
-    bytes = encode({ to: to instanceof Pid ? to : to.name, msg: message })
+    bytes = encode(message, 'message')
   } catch (error) {
     // Validate again only on failure, for an error that names the message's path.
     assertTerm(message, 'message')
     throw error
   }
-  const result = sendFrame(to.node, FrameKind.Send, bytes, laneOf(to instanceof Pid ? to : to.name))
+  const result = sendFrameParts(to.node, FrameKind.Send, prefix, bytes, laneOf(target))
   if (result === 'toolarge') throw new RangeError(`send: the message to ${describeTarget(to)} is larger than a frame may be`)
   // Erlang would suspend the sender; a synchronous send cannot, and dropping
   // silently would lose data: the sender learns that the peer is not keeping up.
@@ -285,10 +303,57 @@ function ours(v: unknown): Pid | undefined {
   return v instanceof Pid && v.home === null ? v : undefined
 }
 
-onFrame(FrameKind.Send, (from, payload) => {
+// The receiving side of the sender's head cache: a burst of sends to one
+// process repeats the same head, so the target is decoded once and each
+// frame after that decodes its message alone (after comparing the bytes).
+let lastFrom = ''
+let lastHead: Uint8Array | undefined
+let lastTarget: unknown
+
+function sameHead(head: Uint8Array, b: Uint8Array): boolean {
+  if (b.length <= head.length) return false
+  for (let i = head.length - 1; i >= 0; i--) if (head[i] !== b[i]) return false
+  return true
+}
+
+/** `[to, message]` of a Send payload, or undefined if malformed (logged). */
+function decodeSend(from: string, payload: Uint8Array): [unknown, unknown] | undefined {
+  if (lastHead !== undefined && from === lastFrom && sameHead(lastHead, payload)) {
+    try {
+      return [lastTarget, decode(payload, lastHead.length)]
+    } catch (error) {
+      return malformed('Send', from, String(error))
+    }
+  }
   const msg = decodeFrame('Send', from, payload)
-  if (msg === undefined) return
-  const { to, msg: message } = msg
+  if (msg === undefined) return undefined
+  // Encode the head the way a sender of ours does; if this payload starts
+  // with it, the next ones from this sender probably do too.
+  try {
+    const full = encode({ to: msg.to, msg: null })
+    const head = full.subarray(0, full.length - 1)
+    if (sameHead(head, payload)) {
+      lastFrom = from
+      lastHead = new Uint8Array(head)
+      lastTarget = msg.to
+    }
+  } catch {
+    // Not a term we can encode: nothing to cache; the handler refuses it.
+  }
+  return [msg.to, msg.msg]
+}
+
+/** Forgets the cached head (its target may no longer decode the same way). */
+function forgetHead(): void {
+  lastHead = undefined
+  lastTarget = undefined
+  lastFrom = ''
+}
+
+onFrame(FrameKind.Send, (from, payload) => {
+  const sent = decodeSend(from, payload)
+  if (sent === undefined) return
+  const [to, message] = sent
   let p: Process | null | undefined
   if (typeof to === 'string') p = names.get(to)
   else if (ours(to) !== undefined) p = (to as Pid).proc
@@ -399,7 +464,9 @@ onFrame(FrameKind.Down, (from, payload) => {
 // A lost node: every link to it breaks with 'noconnection', every monitor of
 // one of its pids fires once with 'noconnection', and its monitors and links
 // on our processes are forgotten.
+addListener('nodeup', forgetHead)
 addListener('nodedown', (nodeName) => {
+  forgetHead()
   const st = peers.get(nodeName)
   if (st === undefined) return
   peers.delete(nodeName)
