@@ -9,6 +9,7 @@
 //! `peer` (one connection's tasks), `faults` (the partition-test socket filter), `heartbeat` and `mesh` (pure helpers),
 //! [`runtime`] (the lazily started process-wide tokio runtime).
 
+mod busy_wait;
 pub mod config;
 pub mod error;
 mod faults;
