@@ -10,7 +10,9 @@ import { GenServer, startServer } from './genserver.js'
 import { Pid } from './pid.js'
 import type { ExitReason } from './process.js'
 import { request, serverIn } from './supervisor.js'
-import { type ChildCounts, type ChildInfo, SupervisorServer, type SupervisorTree } from './supervisor-server.js'
+import { type BatchStartResult, type ChildCounts, type ChildInfo, SupervisorServer, type SupervisorTree } from './supervisor-server.js'
+
+export type { BatchStartResult } from './supervisor-server.js'
 
 /** Options of {@link DynamicSupervisor.start}. */
 export interface DynamicSupervisorOptions extends IntensityOptions {
@@ -49,6 +51,33 @@ export class DynamicSupervisor {
   /** Starts a child; resolves with its pid. Rejects with `RangeError` at `maxChildren`, or with the child's start error. */
   async startChild(spec: DynamicChildSpec): Promise<Pid> {
     return (await request(this.pid, { op: 'start_child', spec: normalizeSpec(spec, 'spec', false) })) as Pid
+  }
+
+  /**
+   * Starts many children in one request to the supervisor (instead of one
+   * request each): every `start` is called at once and their inits run
+   * concurrently. Resolves with one entry per spec, in order: `{ pid }`, or
+   * `{ error }` for a child that failed to start (or found `maxChildren`
+   * reached); the others are not affected. A malformed spec is a `TypeError`
+   * before anything starts.
+   */
+  async startChildren(specs: readonly DynamicChildSpec[]): Promise<BatchStartResult[]> {
+    if (!Array.isArray(specs)) throw new TypeError(`startChildren: expected an array of child specs, got ${describe(specs)}`)
+    const normal = specs.map((s, i) => normalizeSpec(s, `specs[${i}]`, false))
+    if (normal.length === 0) return []
+    return (await request(this.pid, { op: 'start_children', specs: normal })) as BatchStartResult[]
+  }
+
+  /**
+   * Stops many children in one request: each gets its shutdown signal at
+   * once and their shutdown budgets run concurrently. Pids that are not (or
+   * no longer) children are ignored. Resolves once every one has stopped.
+   */
+  async terminateChildren(pids: readonly Pid[]): Promise<void> {
+    if (!Array.isArray(pids)) throw new TypeError(`terminateChildren: expected an array of pids, got ${describe(pids)}`)
+    for (const p of pids) if (!(p instanceof Pid)) throw new TypeError(`terminateChildren: expected a Pid, got ${describe(p)}`)
+    if (pids.length === 0) return
+    await request(this.pid, { op: 'terminate_pids', pids: [...pids] })
   }
 
   /** Stops the child `pid` (within its shutdown budget) and forgets it. `RangeError` if it is not a child. */

@@ -56,7 +56,7 @@ export {
   type Strategy,
 } from './child-spec.js'
 export { Supervisor, type SupervisorOptions } from './supervisor.js'
-export { DynamicSupervisor, type DynamicSupervisorOptions } from './dynamic-supervisor.js'
+export { type BatchStartResult, DynamicSupervisor, type DynamicSupervisorOptions } from './dynamic-supervisor.js'
 export { type ChildCounts, type ChildInfo, type ChildStatus } from './supervisor-server.js'
 export { type RegisteredFunction, functions } from './functions.js'
 export { type ProcessInfo, type SupervisedChild, type SupervisorTree, processInfo, processes, supervisionTree } from './introspection.js'

@@ -381,7 +381,13 @@ export function takeNow(p: Process): unknown {
 export function removeMessages(p: Process, pred: (message: unknown) => boolean): void {
   const q = p.q
   if (q === null) return
-  for (let i = q.length - 1; i >= p.qHead; i--) if (pred(q[i])) q.splice(i, 1)
+  // One compacting pass: linear however many messages match.
+  let w = p.qHead
+  for (let r = p.qHead; r < q.length; r++) {
+    const m = q[r]
+    if (!pred(m)) q[w++] = m
+  }
+  q.length = w
 }
 
 /** @internal The number of queued messages. */

@@ -78,10 +78,15 @@ export interface SupervisorConfig extends Intensity {
 /** @internal A request from a handle. */
 export type SupervisorRequest =
   | { op: 'start_child'; spec: NormalSpec }
+  | { op: 'start_children'; specs: NormalSpec[] }
+  | { op: 'terminate_pids'; pids: Pid[] }
   | { op: 'terminate_child'; id: string }
   | { op: 'terminate_pid'; pid: Pid }
   | { op: 'restart_child'; id: string }
   | { op: 'delete_child'; id: string }
+
+/** One child's outcome in a batch start: its pid, or why it did not start. */
+export type BatchStartResult = { pid: Pid } | { error: unknown }
 
 /** @internal The answer to a {@link SupervisorRequest}: errors travel back as values, so they never crash the supervisor. */
 export type SupervisorReply = { ok: true; value: unknown } | { ok: false; error: unknown }
@@ -221,6 +226,23 @@ export class SupervisorServer extends GenServer {
           throw err
         }
       }
+      case 'start_children':
+        return await this.startBatch(req.specs)
+      case 'terminate_pids': {
+        // Every child gets its shutdown signal at once and the budgets run
+        // concurrently (OTP's dynamic supervisor does the same at shutdown);
+        // a pid that is not (or no longer) a child is ignored.
+        const stops: Promise<void>[] = []
+        for (const pid of req.pids) {
+          const child = this.byPid.get(pid)
+          if (child === undefined) continue
+          this.children.delete(child.key)
+          const stopping = this.stopChild(child)
+          if (stopping !== undefined) stops.push(stopping)
+        }
+        if (stops.length > 0) await Promise.all(stops)
+        return undefined
+      }
       case 'terminate_child': {
         const child = this.childById(req.id, 'terminateChild')
         await this.stopChild(child)
@@ -256,9 +278,73 @@ export class SupervisorServer extends GenServer {
 
   /** Starts one child, links to it and records its pid. */
   private async startChild(child: Child): Promise<Pid> {
-    const label = child.spec.id ?? child.key
     let result = child.spec.start()
     if (isThenable(result)) result = await result
+    return this.adopt(child, result)
+  }
+
+  /**
+   * Starts a batch of dynamic children in one request: every `start()` is
+   * called at once and their promises awaited together, so N children cost
+   * one call to this server instead of N, and their inits run concurrently.
+   * Each child succeeds or fails on its own (a failure is its entry).
+   */
+  private async startBatch(specs: NormalSpec[]): Promise<BatchStartResult[]> {
+    const out = new Array<BatchStartResult>(specs.length)
+    const children = new Array<Child | null>(specs.length)
+    let pending: Array<PromiseLike<unknown>> | null = null
+    let pendingAt: number[] | null = null
+    for (let i = 0; i < specs.length; i++) {
+      children[i] = null
+      if (this.children.size >= this.maxChildren) {
+        out[i] = { error: new RangeError(`startChild: the supervisor ${this.pid} already has maxChildren (${this.maxChildren}) children`) }
+        continue
+      }
+      const child = new Child(`#${++this.nextKey}`, specs[i]!)
+      this.children.set(child.key, child)
+      children[i] = child
+      let result: unknown
+      try {
+        result = child.spec.start()
+      } catch (error) {
+        this.children.delete(child.key)
+        children[i] = null
+        out[i] = { error }
+        continue
+      }
+      if (isThenable(result)) {
+        ;(pending ??= []).push(result)
+        ;(pendingAt ??= []).push(i)
+      } else out[i] = { pid: result as Pid } // adopted below, in order
+    }
+    if (pending !== null) {
+      const settled = await Promise.allSettled(pending)
+      for (let j = 0; j < settled.length; j++) {
+        const s = settled[j]!
+        out[pendingAt![j]!] = s.status === 'fulfilled' ? { pid: s.value as Pid } : { error: s.reason }
+      }
+    }
+    for (let i = 0; i < out.length; i++) {
+      const child = children[i]
+      const r = out[i]!
+      if (child === null || child === undefined) continue
+      if ('error' in r) {
+        this.children.delete(child.key)
+        continue
+      }
+      try {
+        out[i] = { pid: this.adopt(child, r.pid) }
+      } catch (error) {
+        this.children.delete(child.key)
+        out[i] = { error }
+      }
+    }
+    return out
+  }
+
+  /** Links to a started child and records its pid (`result`: what its start returned). */
+  private adopt(child: Child, result: unknown): Pid {
+    const label = child.spec.id ?? child.key
     const pid = pidOfStartResult(result)
     if (pid === null) {
       throw new TypeError(`child '${label}': start() must return a Pid (or a promise of one, or an object with a pid), got ${describe(result)}`)
@@ -279,33 +365,52 @@ export class SupervisorServer extends GenServer {
     return pid
   }
 
-  /** OTP's shutdown: unlink, ask it to stop ('shutdown'), wait up to its budget, then kill. */
-  private async stopChild(child: Child): Promise<void> {
+  /**
+   * OTP's shutdown: unlink, ask it to stop ('shutdown'), wait up to its
+   * budget, then kill. Returns `undefined` when the child is already gone
+   * (the common case: a worker that does not trap exits dies at once), so
+   * stopping many children costs no promise per child.
+   */
+  private stopChild(child: Child): Promise<void> | undefined {
     const pid = child.pid
     child.status = 'stopped'
-    if (pid === null) return
+    if (pid === null) return undefined
     child.pid = null
     this.byPid.delete(pid)
     const me = this.self as Process
     unlinkFrom(me, pid)
-    removeMessages(me, (m) => isExitFrom(m, pid)) // its exit, if already queued, is no longer news
     const p = pid.proc
-    if (p === null) return
+    if (p === null) {
+      // Only a child that already exited can have an EXIT queued here: it is
+      // no longer news. (Scanning the mailbox for every stop made stopping
+      // many children with many requests queued quadratic.)
+      removeMessages(me, (m) => isExitFrom(m, pid))
+      return undefined
+    }
     const budget = child.spec.shutdown
     if (budget === 'brutal_kill') {
       exitSignal(p, me.pid, 'kill', false)
-      return
+      return undefined
     }
-    const dead = whenDead(p, budget)
     exitSignal(p, me.pid, 'shutdown', false)
-    if (await dead) return
-    log({ level: 'warn', message: `supervisor ${me.pid}: child '${child.spec.id ?? pid}' did not stop within ${budget} ms; killed`, pid: me.pid })
+    if (!p.alive) return undefined
+    return this.awaitStop(child, p, budget)
+  }
+
+  /** The rest of {@link stopChild} for a child that traps exits (or is mid-cascade): wait, then kill. */
+  private async awaitStop(child: Child, p: Process, budget: number): Promise<void> {
+    if (await whenDead(p, budget)) return
+    const me = this.self as Process
+    log({ level: 'warn', message: `supervisor ${me.pid}: child '${child.spec.id ?? p.pid}' did not stop within ${budget} ms; killed`, pid: me.pid })
     exitSignal(p, me.pid, 'kill', false)
   }
 
   private async terminateAll(): Promise<void> {
     const children = this.list()
-    for (let i = children.length - 1; i >= 0; i--) await this.stopChild(children[i]!)
+    for (let i = children.length - 1; i >= 0; i--) {
+      const stopping = this.stopChild(children[i]!)
+      if (stopping !== undefined) await stopping
+    }
   }
 
   private async childExited(child: Child, reason: ExitReason): Promise<void> {
