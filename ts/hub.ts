@@ -95,6 +95,8 @@ const CHUNK = 5000
 
 interface LocalChild {
   child: NormalChild
+  /** The behaviour's class when it started (a later `Hub.define` affects new children only). */
+  Class: GenServerClass
   pid: Pid | null
   stopping: boolean
 }
@@ -519,42 +521,71 @@ export class Hub {
     return { status: errors.length > 0 ? 'error' : 'ok', started: rollback ? [] : started, errors, rollback }
   }
 
-  /** Starts children on this node (under its supervisor); one result each, in order. */
+  /**
+   * Starts children on this node (under its supervisor); one result each, in
+   * order. With `check`, refuses an id registered on another node (except
+   * `lostNode`, which is gone). The children that pass the checks start in
+   * one batch request to the supervisor, not one request each.
+   */
   async #startLocalMany(children: WireChild[], check: boolean, lostNode?: string): Promise<WireResult[]> {
-    const results = await pooled(children, (c) => this.#startLocal(c, check, lostNode))
+    const results = new Array<WireResult>(children.length)
+    const batch: LocalChild[] = []
+    const at: number[] = []
+    for (let i = 0; i < children.length; i++) {
+      const child = children[i]!
+      const id = child.id
+      const mine = this.#local.get(id)
+      if (mine !== undefined) {
+        results[i] = { id, error: 'already_started', node: this.#self, ...(mine.pid && { pid: mine.pid }) }
+        continue
+      }
+      if (check) {
+        const where = this.#reg.location(id)
+        if (where !== undefined && where.node !== this.#self && where.node !== lostNode) {
+          results[i] = { id, error: 'already_started', node: where.node, pid: where.pid }
+          continue
+        }
+      }
+      const Class = behaviours.get(child.start[0])
+      if (Class === undefined) {
+        results[i] = { id, error: `start_failed: behaviour '${child.start[0]}' is not defined on ${this.#self}` }
+        continue
+      }
+      const lc: LocalChild = { child, Class, pid: null, stopping: false }
+      this.#local.set(id, lc)
+      batch.push(lc)
+      at.push(i)
+    }
+    if (batch.length > 0) {
+      const shutdown = this.#cfg.shutdownTimeout
+      let out: Array<{ pid: Pid } | { error: unknown }>
+      try {
+        out = await this.#sup.startChildren(batch.map((lc) => ({ start: () => this.#spawnChild(lc), restart: lc.child.restart, shutdown })))
+      } catch (error) {
+        out = batch.map(() => ({ error })) // the supervisor itself is gone (it is being restarted)
+      }
+      for (let j = 0; j < batch.length; j++) {
+        const lc = batch[j]!
+        const r = out[j]!
+        const id = lc.child.id
+        if ('pid' in r) results[at[j]!] = { id, pid: r.pid }
+        else {
+          if (this.#local.get(id) === lc) this.#local.delete(id)
+          results[at[j]!] = { id, error: `start_failed: ${messageOf(r.error)}` }
+        }
+      }
+    }
     const started = results.filter((r): r is { id: string; pid: Pid } => !('error' in r))
     if (started.length > 0) this.#hooks.emit('processStartups', { started })
     return results
   }
 
-  /** Starts one child here; with `check`, refuses an id registered on another node (except `lostNode`, which is gone). */
-  async #startLocal(child: WireChild, check: boolean, lostNode?: string): Promise<WireResult> {
-    const id = child.id
-    const mine = this.#local.get(id)
-    if (mine !== undefined) return { id, error: 'already_started', node: this.#self, ...(mine.pid && { pid: mine.pid }) }
-    if (check) {
-      const at = this.#reg.location(id)
-      if (at !== undefined && at.node !== this.#self && at.node !== lostNode) return { id, error: 'already_started', node: at.node, pid: at.pid }
-    }
-    const Class = behaviours.get(child.start[0])
-    if (Class === undefined) return { id, error: `start_failed: behaviour '${child.start[0]}' is not defined on ${this.#self}` }
-    const lc: LocalChild = { child, pid: null, stopping: false }
-    this.#local.set(id, lc)
-    try {
-      const pid = await this.#sup.startChild({
-        start: async () => {
-          const pid = await GenServer.start(Class, child.start[1][0] as never)
-          this.#childStarted(lc, pid)
-          return pid
-        },
-        restart: child.restart,
-        shutdown: this.#cfg.shutdownTimeout,
-      })
-      return { id, pid }
-    } catch (error) {
-      if (this.#local.get(id) === lc) this.#local.delete(id)
-      return { id, error: `start_failed: ${messageOf(error)}` }
-    }
+  /** A child's start function (the supervisor calls it again for each restart). */
+  #spawnChild(lc: LocalChild): Promise<Pid> {
+    return GenServer.start(lc.Class, lc.child.start[1][0] as never).then((pid) => {
+      this.#childStarted(lc, pid)
+      return pid
+    })
   }
 
   /** A child's (re)start: registry entry, broadcast, and the exit watch. */
@@ -629,8 +660,23 @@ export class Hub {
     return { status: errors.length > 0 ? 'error' : 'ok', stopped, errors }
   }
 
+  /** Stops local children in one batch request to the supervisor; one result each, in order. */
   async #stopLocalMany(ids: string[]): Promise<WireResult[]> {
-    const out = await pooled(ids, (id) => this.#stopLocal(id))
+    const found: Array<LocalChild | undefined> = ids.map((id) => this.#local.get(id))
+    const pids: Pid[] = []
+    for (const lc of found) {
+      if (lc === undefined) continue
+      lc.stopping = true
+      if (lc.pid !== null) pids.push(lc.pid)
+    }
+    if (pids.length > 0) await this.#sup.terminateChildren(pids).catch(() => {}) // already gone: nothing to stop
+    const out = ids.map((id, i): WireResult => {
+      const lc = found[i]
+      if (lc === undefined) return { id, error: 'not_found', node: this.#self }
+      if (this.#local.get(id) === lc) this.#local.delete(id)
+      this.#forgetLocal(id)
+      return lc.pid === null ? { id, error: 'not_found', node: this.#self } : { id, pid: lc.pid }
+    })
     this.#flush()
     return out
   }
@@ -737,10 +783,11 @@ export class Hub {
     const del = [...this.#outDel]
     this.#outPut = new Map()
     this.#outDel = new Set()
-    for (const n of this.#peers) {
-      for (let i = 0; i < Math.max(put.length, del.length); i += CHUNK) {
-        this.#send(n, 'Update', { h: this.id, put: put.slice(i, i + CHUNK), del: del.slice(i, i + CHUNK) })
-      }
+    if (this.#peers.size === 0) return
+    // Each frame is encoded once and the same bytes go to every member.
+    for (let i = 0; i < Math.max(put.length, del.length); i += CHUNK) {
+      const bytes = encodePayload('Update', { h: this.id, put: put.slice(i, i + CHUNK), del: del.slice(i, i + CHUNK) })
+      for (const n of this.#peers) this.#sendBytes(n, 'Update', bytes)
     }
   }
 
@@ -996,7 +1043,13 @@ export class Hub {
 
   #send<K extends keyof Payloads>(to: string, kind: K, p: Payloads[K]): SendResult {
     if (to === this.#self) return 'notconnected'
-    const r = sendFrame(to, HubFrame[kind], encodePayload(kind, p), LANE)
+    return this.#sendBytes(to, kind, encodePayload(kind, p))
+  }
+
+  /** Sends an encoded payload of `kind` (sendFrame copies it, so one encoding can go to many nodes). */
+  #sendBytes(to: string, kind: keyof Payloads, bytes: Uint8Array): SendResult {
+    if (to === this.#self) return 'notconnected'
+    const r = sendFrame(to, HubFrame[kind], bytes, LANE)
     if (r !== 'ok' && r !== 'notconnected' && r !== 'stopped') log({ level: 'warn', message: `hub ${this.id}: a ${kind} frame to ${to} was not sent (${r})` })
     return r
   }
@@ -1028,28 +1081,6 @@ export class Hub {
         return new HubError('ESTARTFAILED', `child '${e.id}' failed on ${e.node}: ${e.reason}`, e.id, e.node)
     }
   }
-}
-
-/** Requests the local supervisor has queued at once (see {@link pooled}). */
-const IN_FLIGHT = 64
-
-/**
- * Runs `fn` over `items` with at most IN_FLIGHT at a time; results in order.
- * Flooding the supervisor's mailbox with 30,000 requests at once made each
- * stop scan all the queued ones (quadratic: 30,000 stops took 7 s), so the
- * hub keeps its queue short.
- */
-async function pooled<T, R>(items: readonly T[], fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length)
-  let next = 0
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++
-      out[i] = await fn(items[i]!)
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(IN_FLIGHT, items.length) }, worker))
-  return out
 }
 
 function checkScope(scope: unknown, what: string): void {
