@@ -8,6 +8,7 @@
 import { describe } from './check.js'
 import type { HubHookHandler, HubHookName } from './hub-hooks.js'
 import { HOOK_NAMES } from './hub-hooks.js'
+import type { PartitionStrategy } from './hub-quorum.js'
 import { type Term, assertTerm } from './terms.js'
 
 /** When a hub child is restarted by its node's supervisor. */
@@ -59,8 +60,19 @@ export interface HubConfig {
   migration?: { strategy: 'cold_swap' } | undefined
   /** Default `{ strategy: 'pubsub', interval: 15000 }`: changes are pushed at once, and a full sync every `interval` ms repairs drift. */
   sync?: { strategy: 'pubsub'; interval?: number | undefined } | undefined
-  /** Default `{ strategy: 'divergence' }` (quorum strategies are not implemented yet). */
-  partition?: { strategy: 'divergence' } | undefined
+  /**
+   * Default `{ strategy: 'divergence' }` (both sides of a split keep running; duplicates are reconciled on heal).
+   * The quorum strategies stop a partitioned minority's children and refuse starts (`HubError` `EPARTITIONED`)
+   * until quorum returns: `static_quorum` (`quorumSize` members, `startupConfirm` default false),
+   * `dynamic_quorum` (`quorumSize` %, `thresholdTime` ms), `majority_quorum` (`initialClusterSize` default 1,
+   * `trackMaxSize` default true). See docs/hub.md, Partitions.
+   */
+  partition?:
+    | { strategy: 'divergence' }
+    | { strategy: 'static_quorum'; quorumSize: number; startupConfirm?: boolean | undefined }
+    | { strategy: 'dynamic_quorum'; quorumSize: number; thresholdTime: number }
+    | { strategy: 'majority_quorum'; initialClusterSize?: number | undefined; trackMaxSize?: boolean | undefined }
+    | undefined
   /** Children started with the hub (each on its owner). */
   children?: HubChildSpec[] | undefined
   /** Hook handlers, added before the hub starts. */
@@ -85,6 +97,7 @@ export interface NormalConfig {
   id: string
   guided: boolean
   syncInterval: number
+  partition: PartitionStrategy
   children: NormalChild[]
   hooks: Array<[HubHookName, (payload: any) => unknown]>
   maxRestarts: number
@@ -168,7 +181,7 @@ export function normalizeConfig(config: unknown, defined: (name: string) => bool
   strategy(config.redundancy, 'redundancy', ['singularity'], ['replication'], 'singularity')
   strategy(config.migration, 'migration', ['cold_swap'], ['hot_swap'], 'cold_swap')
   strategy(config.sync, 'sync', ['pubsub'], ['gossip'], 'pubsub')
-  strategy(config.partition, 'partition', ['divergence'], ['static_quorum', 'dynamic_quorum'], 'divergence')
+  const partition = normalizePartition(config.partition)
   const syncInterval = ms(isObject(config.sync) ? config.sync.interval : undefined, 15_000, 'Hub.start: sync.interval')
   const children = config.children ?? []
   if (!Array.isArray(children)) throw new TypeError(`Hub.start: children must be an array of child specs, got ${describe(children)}`)
@@ -200,6 +213,7 @@ export function normalizeConfig(config: unknown, defined: (name: string) => bool
     id,
     guided,
     syncInterval,
+    partition,
     children: normal,
     hooks,
     maxRestarts,
@@ -208,6 +222,43 @@ export function normalizeConfig(config: unknown, defined: (name: string) => bool
     discoverInterval: ms(config.discoverInterval, 60_000, 'Hub.start: discoverInterval'),
     deadlockRecoveryTimeout: ms(config.deadlockRecoveryTimeout, 60_000, 'Hub.start: deadlockRecoveryTimeout'),
     migrationTimeout: ms(config.migrationTimeout, 15_000, 'Hub.start: migrationTimeout'),
+  }
+}
+
+function count(value: unknown, fallback: number | undefined, what: string, min: number, max: number): number {
+  if (value === undefined) return fallback ?? missing(what)
+  if (typeof value !== 'number') throw new TypeError(`Hub.start: ${what} must be a number, got ${describe(value)}`)
+  if (!Number.isInteger(value) || value < min || value > max) throw new RangeError(`Hub.start: ${what} must be an integer from ${min} to ${max}, got ${value}`)
+  return value
+}
+
+function missing(what: string): never {
+  throw new TypeError(`Hub.start: ${what} is required`)
+}
+
+function flag(value: unknown, fallback: boolean, what: string): boolean {
+  if (value === undefined) return fallback
+  if (typeof value !== 'boolean') throw new TypeError(`Hub.start: ${what} must be a boolean, got ${describe(value)}`)
+  return value
+}
+
+/** @internal Validates `partition` (ProcessHub's partition-tolerance strategies). */
+export function normalizePartition(value: unknown): PartitionStrategy {
+  const s = strategy(value, 'partition', ['divergence', 'static_quorum', 'dynamic_quorum', 'majority_quorum'], [], 'divergence')
+  const p = (value ?? {}) as Record<string, unknown>
+  switch (s) {
+    case 'static_quorum':
+      return { strategy: s, quorumSize: count(p.quorumSize, undefined, 'partition.quorumSize', 1, 10_000), startupConfirm: flag(p.startupConfirm, false, 'partition.startupConfirm') }
+    case 'dynamic_quorum':
+      return {
+        strategy: s,
+        quorumSize: count(p.quorumSize, undefined, 'partition.quorumSize (a percentage)', 1, 100),
+        thresholdTime: ms(p.thresholdTime ?? missing('partition.thresholdTime'), 0, 'Hub.start: partition.thresholdTime'),
+      }
+    case 'majority_quorum':
+      return { strategy: s, initialClusterSize: count(p.initialClusterSize, 1, 'partition.initialClusterSize', 1, 10_000), trackMaxSize: flag(p.trackMaxSize, true, 'partition.trackMaxSize') }
+    default:
+      return { strategy: 'divergence' }
   }
 }
 

@@ -16,6 +16,8 @@ export type HubErrorCode =
   | 'ESTARTFAILED'
   /** `guided` distribution: none of the `nodes` given is a member of the hub. */
   | 'EBADNODES'
+  /** The hub is partitioned on that node (below quorum under a quorum `partition` strategy): nothing starts until quorum returns. */
+  | 'EPARTITIONED'
 
 /** A hub operation failed for one child; `code` says why. */
 export class HubError extends Error {

@@ -31,6 +31,7 @@ import {
   normalizeStopOptions,
 } from './hub-config.js'
 import { HubError } from './hub-errors.js'
+import { Quorum } from './hub-quorum.js'
 import { type HubChildNodes, type HubHookHandler, type HubHookName, type HubHookOptions, HubHooks } from './hub-hooks.js'
 import { HubFrame, type Payloads, type WireChild, type WireEntry, type WireResult, decodePayload, encodePayload } from './hub-protocol.js'
 import { HubRegistry, type RegEntry } from './hub-registry.js'
@@ -203,6 +204,18 @@ export class Hub {
   readonly #peers = new Set<string>()
   // Serializes membership changes so each runs to its end before the next.
   #membership: Promise<void> = Promise.resolve()
+  // Partition tolerance (docs/hub.md, Partitions): the quorum rules, and the
+  // specs of the children this node holds while partitioned (its own,
+  // stopped, and those it learnt of from lost or migrating nodes), started
+  // or handed to their owners when quorum returns.
+  readonly #quorum: Quorum
+  #dormant = new Map<string, NormalChild>()
+  #quorumTimer: ReturnType<typeof setTimeout> | undefined
+  readonly #syncSeen = new Map<string, number>()
+  // Children handed to a node (Migrate) whose registry entry from it has not
+  // arrived yet: if that node is lost first (a split, or several nodes lost
+  // at once), they are placed again with its orphans instead of vanishing.
+  readonly #handed = new Map<string, Map<string, NormalChild>>()
 
   /** Use {@link Hub.start}. */
   private constructor(cfg: NormalConfig) {
@@ -213,6 +226,7 @@ export class Hub {
     this.#self = localNode()
     this.#ring = new HubRing([this.#self])
     this.#reg = new HubRegistry(cfg.id, this.#hooks)
+    this.#quorum = new Quorum(cfg.partition, 1, Date.now())
   }
 
   /**
@@ -251,7 +265,12 @@ export class Hub {
     hub.#timers.push(setInterval(() => hub.#periodicSync(), cfg.syncInterval))
     hub.#timers.push(setInterval(() => hub.#discover(), cfg.discoverInterval))
     for (const t of hub.#timers) t.unref()
-    if (cfg.children.length > 0) {
+    if (hub.#quorum.partitioned) {
+      // Below quorum from the start (startupConfirm, initialClusterSize): the
+      // static children wait with the hub and start when quorum is reached.
+      hub.#hooks.emit('lockChanged', { locked: true, reason: 'partitioned' })
+      for (const c of cfg.children) hub.#dormant.set(c.id, c)
+    } else if (cfg.children.length > 0) {
       // Each static child is started by whichever node owns it; a node that
       // joins later starts the ones it comes to own (duplicates are refused).
       const r = (await hub.startChildren(cfg.children as HubChildSpec[], { await: true })) as HubStartResult
@@ -293,6 +312,11 @@ export class Hub {
     })
     if (this.#cfg.guided && (o.nodes === undefined || o.nodes.length === 0)) {
       throw new TypeError("hub.startChildren: the 'guided' distribution needs { nodes: [...] } in the options")
+    }
+    if (this.#quorum.partitioned) {
+      // Below quorum: refused here, whatever the owner (docs/hub.md, Partitions).
+      const errors = children.map((c) => ({ id: c.id, node: this.#self, reason: 'partitioned' }))
+      return o.await ? { status: 'error', started: [], errors, rollback: false } : { status: 'start_initiated' }
     }
     const work = this.#startRouted(children, o)
     if (!o.await) {
@@ -389,14 +413,32 @@ export class Hub {
     return this.#alive
   }
 
-  /** Whether the hub is redistributing (starts wait until it is not). */
+  /** Whether the hub is redistributing (starts wait until it is not), or partitioned (locked until quorum returns). */
   isLocked(): boolean {
-    return this.#locks > 0
+    return this.#locks > 0 || this.#quorum.partitioned
   }
 
-  /** Always false under the `divergence` partition strategy (the only one implemented). */
+  /**
+   * Whether this node is below quorum under a quorum `partition` strategy:
+   * its children are stopped, starts are refused (`EPARTITIONED`) and the hub
+   * is locked until quorum returns. Always false under `divergence`.
+   */
   isPartitioned(): boolean {
-    return false
+    return this.#quorum.partitioned
+  }
+
+  /**
+   * After an intentional downsize, makes the current membership the new
+   * normal: `majority_quorum` forgets the larger size it remembered (a
+   * majority is counted from the members seen now) and `dynamic_quorum`
+   * forgets its recent losses. If that restores quorum, the hub resumes.
+   * Returns whether the hub is still partitioned. No effect under
+   * `divergence` or `static_quorum` (whose size is fixed by config).
+   */
+  resetQuorum(): boolean {
+    this.#checkAlive('resetQuorum')
+    this.#quorumStep(() => this.#quorum.reset(this.#peers.size + 1, Date.now()))
+    return this.#quorum.partitioned
   }
 
   /** The hub's member nodes (sorted), this node included unless `includeLocal: false`. */
@@ -445,6 +487,7 @@ export class Hub {
       }
       for (const n of this.#peers) this.#send(n, 'Leave', { h: this.id })
       this.#alive = false
+      clearTimeout(this.#quorumTimer)
       for (const t of this.#timers) clearInterval(t)
       for (const p of this.#pending.values()) {
         clearTimeout(p.timer)
@@ -464,6 +507,7 @@ export class Hub {
   async #startRouted(children: NormalChild[], o: NormalStartOptions): Promise<HubStartResult> {
     await this.#whenUnlocked()
     this.#refreshSelf()
+    if (this.#quorum.partitioned) return { status: 'error', started: [], errors: children.map((c) => ({ id: c.id, node: this.#self, reason: 'partitioned' })), rollback: false }
     const errors: HubChildError[] = []
     const groups = new Map<string, WireChild[]>()
     const guided = this.#cfg.guided ? o.nodes!.filter((n) => this.#ring.has(n)) : undefined
@@ -742,6 +786,10 @@ export class Hub {
 
   /** @internal */
   _onStart(from: string, p: Payloads['Start']): void {
+    if (this.#quorum.partitioned) {
+      this.#send(from, 'StartReply', { h: this.id, ref: p.ref, results: p.children.map((c) => ({ id: c.id, error: 'partitioned', node: this.#self })) })
+      return
+    }
     void this.#startLocalMany(p.children, p.check).then((results) => {
       // Registry updates go first, on the same lane, so the caller's node
       // knows every started child by the time it has the reply.
@@ -794,7 +842,11 @@ export class Hub {
   /** @internal Changes to `from`'s own children. */
   _onUpdate(from: string, p: Payloads['Update']): void {
     if (!this.#peers.has(from)) return // not (or no longer) a member: its state is not ours to keep
-    for (const e of p.put) this.#acceptEntry(from, e)
+    const handed = this.#handed.get(from)
+    for (const e of p.put) {
+      handed?.delete(e.c.id)
+      this.#acceptEntry(from, e)
+    }
     for (const id of p.del) this.#reg.remove(id, from)
   }
 
@@ -840,9 +892,14 @@ export class Hub {
     if (!this.#peers.has(from)) return
     let acc = this.#syncIn.get(from)
     if (acc === undefined) this.#syncIn.set(from, (acc = []))
-    for (const e of p.entries) acc.push({ id: e.c.id, node: from, pid: e.p, child: e.c })
+    const handed = this.#handed.get(from)
+    for (const e of p.entries) {
+      handed?.delete(e.c.id)
+      acc.push({ id: e.c.id, node: from, pid: e.p, child: e.c })
+    }
     if (!p.last) return
     this.#syncIn.delete(from)
+    this.#syncSeen.set(from, (this.#syncSeen.get(from) ?? 0) + 1)
     const keep: RegEntry[] = []
     for (const e of acc) {
       if (this.#local.has(e.id) && this.#keepsMine(e.id, from)) {
@@ -862,7 +919,7 @@ export class Hub {
     for (const n of this.#peers) this.#sendSync(n)
     // A child left on a node that no longer owns it (a start that raced a
     // membership change) moves to its owner now.
-    if (this.#locks === 0) void this.#serial(() => this.#rebalance('nodeup', this.#self))
+    if (this.#locks === 0 && !this.#quorum.partitioned) void this.#serial(() => this.#rebalance('nodeup', this.#self))
   }
 
   // ------------------------------------------------------------- membership
@@ -882,6 +939,7 @@ export class Hub {
     if (this.#peers.has(from)) return
     this.#peers.add(from)
     void this.#serial(() => this.#memberJoined(from))
+    this.#quorumStep(() => this.#quorum.memberUp(from, this.#peers.size + 1, Date.now()))
   }
 
   /** @internal */
@@ -900,14 +958,24 @@ export class Hub {
       req.resolve(req.ids.map((id) => ({ id, error: 'noconnection', node: n })))
     }
     this.#syncIn.delete(n)
-    this.#peers.delete(n)
+    const wasPeer = this.#peers.delete(n)
+    if (wasPeer) this.#quorumStep(() => this.#quorum.memberDown(n, this.#peers.size + 1, Date.now(), why === 'leave'))
     void this.#serial(async () => {
       if (!this.#ring.has(n) || n === this.#self) return
       this.#hooks.emit('preClusterLeave', { node: n })
       this.#lock(why)
       this.#hooks.emit('preRedistribution', { event: 'nodedown', node: n })
       this.#ring.remove(n)
-      const orphans = this.#reg.dropNode(n)
+      const orphans: Array<{ id: string; child: NormalChild }> = this.#reg.dropNode(n)
+      orphans.push(...this.#handedBack(n, orphans))
+      if (this.#quorum.partitioned) {
+        // Nothing starts below quorum: the orphans wait here with the rest.
+        for (const e of orphans) this.#dormant.set(e.id, e.child)
+        this.#hooks.emit('postRedistribution', { event: 'nodedown', node: n })
+        this.#unlock()
+        this.#hooks.emit('postClusterLeave', { node: n })
+        return
+      }
       const owners = this.#ring.ownerMany(orphans.map((e) => e.id))
       const mine = orphans.filter((_, i) => owners[i] === this.#self).map((e) => e.child)
       // The new owner may not have heard of a child the lost node started
@@ -921,7 +989,10 @@ export class Hub {
         if (list === undefined) theirs.set(to, (list = []))
         list.push(e.child)
       })
-      for (const [to, list] of theirs) this.#sendChunks(to, 'Migrate', list, (children) => ({ h: this.id, children, orphanOf: n }))
+      for (const [to, list] of theirs) {
+        this.#remember(to, list)
+        this.#sendChunks(to, 'Migrate', list, (children) => ({ h: this.id, children, orphanOf: n }))
+      }
       if (mine.length > 0) {
         this.#hooks.emit('preChildrenRedistribution', { event: 'nodedown', node: n, ids: mine.map((c) => c.id) })
         await this.#startLocalMany(mine, false)
@@ -943,7 +1014,7 @@ export class Hub {
     // The newcomer learns this node's children before any of them moves.
     this.#flush()
     this.#sendSync(n)
-    await this.#rebalance('nodeup', n)
+    if (!this.#quorum.partitioned) await this.#rebalance('nodeup', n)
     this.#hooks.emit('postRedistribution', { event: 'nodeup', node: n })
     this.#unlock()
     this.#hooks.emit('postClusterJoin', { node: n })
@@ -968,6 +1039,7 @@ export class Hub {
     await this.#stopLocalMany(all.map((c) => c.id))
     for (const [to, list] of moves) {
       if (this.#sendChunks(to, 'Migrate', list, (children) => ({ h: this.id, children }))) {
+        this.#remember(to, list)
         this.#hooks.emit('forwardedMigration', { ids: list.map((c) => c.id), to })
       } else {
         // The new owner is unreachable (it went down meanwhile): keep the
@@ -980,6 +1052,11 @@ export class Hub {
 
   /** @internal Children handed over by `from`: they start here (never dropped, even if the rings disagree for a moment). */
   _onMigrate(from: string, p: Payloads['Migrate']): void {
+    if (this.#quorum.partitioned) {
+      // Kept, not refused: a handed-over child must not be lost; it starts (or goes to its owner) when quorum returns.
+      for (const c of p.children) this.#dormant.set(c.id, c)
+      return
+    }
     // Orphans of a lost node are started unless they already run somewhere
     // else (their entry may still name the lost node here: that one is ignored).
     void this.#startLocalMany(p.children, p.orphanOf !== undefined, p.orphanOf).then((results) => {
@@ -988,6 +1065,96 @@ export class Hub {
       for (const r of results) if ('error' in r && r.error !== 'already_started') log({ level: 'error', message: `hub ${this.id}: migrated child ${r.id} from ${from} failed to start: ${r.error}` })
       if (ids.length > 0) this.#hooks.emit('childrenMigrated', { node: from, ids })
     })
+  }
+
+  /** Notes children handed to `to`, until its registry entry for each arrives. */
+  #remember(to: string, list: NormalChild[]): void {
+    let m = this.#handed.get(to)
+    if (m === undefined) this.#handed.set(to, (m = new Map()))
+    for (const c of list) m.set(c.id, c)
+  }
+
+  /** The children handed to lost node `n` that run nowhere known (not among `orphans`, not here, not registered). */
+  #handedBack(n: string, orphans: Array<{ id: string }>): Array<{ id: string; child: NormalChild }> {
+    const m = this.#handed.get(n)
+    this.#handed.delete(n)
+    if (m === undefined) return []
+    const known = new Set(orphans.map((o) => o.id))
+    return [...m.values()].filter((c) => !known.has(c.id) && !this.#local.has(c.id) && this.#reg.location(c.id) === undefined).map((c) => ({ id: c.id, child: c }))
+  }
+
+  // ------------------------------------------------------------- partitions
+
+  /** Applies one quorum input and acts on a change of state (and re-arms dynamic_quorum's expiry timer). */
+  #quorumStep(input: () => boolean): void {
+    if (!this.#alive) return
+    const was = this.#quorum.partitioned
+    const now = input()
+    clearTimeout(this.#quorumTimer)
+    const at = this.#quorum.nextExpiry()
+    if (at !== undefined) {
+      this.#quorumTimer = setTimeout(() => this.#quorumStep(() => this.#quorum.tick(Date.now())), Math.max(0, at - Date.now()) + 1)
+      this.#quorumTimer.unref()
+    }
+    if (was === now) return
+    if (now) void this.#serial(() => this.#enterPartition())
+    else void this.#serial(() => this.#leavePartition())
+  }
+
+  /** Below quorum: every local child stops (its spec is kept), and the hub stays locked. */
+  async #enterPartition(): Promise<void> {
+    if (!this.#quorum.partitioned || !this.#alive) return
+    log({ level: 'warn', message: `hub ${this.id}: below quorum (${this.#peers.size + 1} members seen); stopping ${this.#local.size} local children until quorum returns` })
+    this.#hooks.emit('lockChanged', { locked: true, reason: 'partitioned' })
+    for (const lc of this.#local.values()) this.#dormant.set(lc.child.id, lc.child)
+    await this.#stopLocalMany([...this.#local.keys()])
+  }
+
+  /**
+   * Quorum is back: after each member's registry has reached this node (or
+   * a short wait), every kept child that runs nowhere starts on its owner.
+   */
+  async #leavePartition(): Promise<void> {
+    if (this.#quorum.partitioned || !this.#alive) return
+    const peers = [...this.#peers]
+    const seen = new Map(peers.map((n) => [n, this.#syncSeen.get(n) ?? 0]))
+    // A member's full list comes with its join; wait for it (bounded) so a
+    // child stopped or moved meanwhile is not brought back from a stale spec.
+    const end = Date.now() + Math.min(2000, this.#cfg.syncInterval)
+    while (Date.now() < end && peers.some((n) => this.#peers.has(n) && (this.#syncSeen.get(n) ?? 0) === seen.get(n))) {
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    if (this.#quorum.partitioned || !this.#alive) return
+    const dormant = [...this.#dormant.values()].filter((c) => this.#reg.location(c.id) === undefined)
+    this.#dormant = new Map()
+    log({ level: 'warn', message: `hub ${this.id}: quorum is back (${this.#peers.size + 1} members); restarting ${dormant.length} children` })
+    const owners = this.#ring.ownerMany(dormant.map((c) => c.id))
+    const mine: NormalChild[] = []
+    const theirs = new Map<string, NormalChild[]>()
+    dormant.forEach((c, i) => {
+      const to = owners[i]
+      if (to === undefined || to === this.#self) mine.push(c)
+      else {
+        let list = theirs.get(to)
+        if (list === undefined) theirs.set(to, (list = []))
+        list.push(c)
+      }
+    })
+    // Sent as orphans: an owner that already runs (or knows a running copy of) one ignores it.
+    for (const [to, list] of theirs) {
+      this.#remember(to, list)
+      if (!this.#sendChunks(to, 'Migrate', list, (children) => ({ h: this.id, children, orphanOf: this.#self }))) mine.push(...list)
+    }
+    if (mine.length > 0) {
+      await this.#startLocalMany(mine, true)
+      this.#flush()
+    }
+    this.#hooks.emit('lockChanged', { locked: false, reason: 'quorum' })
+    if (this.#locks === 0) {
+      const waiters = this.#lockWaiters
+      this.#lockWaiters = []
+      for (const w of waiters) w()
+    }
   }
 
   // ------------------------------------------------------------- locking
@@ -1013,7 +1180,7 @@ export class Hub {
   }
 
   #whenUnlocked(): Promise<void> {
-    return this.#locks === 0 ? Promise.resolve() : new Promise((r) => this.#lockWaiters.push(r))
+    return this.#locks === 0 && !this.#quorum.partitioned ? Promise.resolve() : new Promise((r) => this.#lockWaiters.push(r))
   }
 
   /** Runs membership work one change at a time; a failure is logged and does not stop the next. */
@@ -1071,6 +1238,8 @@ export class Hub {
         return new HubError('EALREADYSTARTED', `child '${e.id}' is already started on ${e.node}`, e.id, e.node, e.pid)
       case 'not_found':
         return new HubError('ENOTFOUND', `no child '${e.id}' in hub '${this.id}'`, e.id, e.node)
+      case 'partitioned':
+        return new HubError('EPARTITIONED', `hub '${this.id}' is partitioned on ${e.node} (below quorum): '${e.id}' was not started`, e.id, e.node)
       case 'bad_nodes':
         return new HubError('EBADNODES', `none of the nodes given for '${e.id}' is a member of hub '${this.id}'`, e.id)
       case 'timeout':

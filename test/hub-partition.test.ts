@@ -1,0 +1,201 @@
+// Partition tolerance on real node processes (docs/hub.md, Partitions):
+// splits are made with the transport's fault injection (cluster.faults) or
+// by SIGKILL, and every check is on what each node really runs and what its
+// registry says: the quorum strategies' stop / refuse / restart sequence,
+// and the single instance per id (with identical registries) after a heal.
+import { fileURLToPath } from 'node:url'
+
+import { Hub, HubRing } from 'ironwood'
+import { afterEach, describe, expect, it } from 'vitest'
+
+import { type TestNode, clusterSuite, forkPeer, killAll, waitFor } from './cluster-harness.js'
+
+const FIXTURE = fileURLToPath(new URL('./fixtures/hub-node.mjs', import.meta.url))
+const COOKIE = 'partition-cookie'
+const BASE = { id: 'devices', sync: { strategy: 'pubsub', interval: 1000 }, discoverInterval: 1000 }
+
+type Entry = [id: string, node: string, pid: string]
+
+clusterSuite('ptester', COOKIE)
+
+const spec = (id: string): { id: string; start: [string, unknown[]] } => ({ id, start: ['device', [id]] })
+const ids = (n: number): string[] => Array.from({ length: n }, (_, i) => `dev:${i}`)
+
+let seq = 0
+async function startNodes(count: number, config: Record<string, unknown>, joining: TestNode[] = []): Promise<TestNode[]> {
+  const nodes: TestNode[] = []
+  for (let i = 0; i < count; i++) nodes.push(await forkPeer(FIXTURE, COOKIE, `p${++seq}`))
+  await Promise.all(nodes.map((n) => n.call('startHub', { config: { ...BASE, ...config } })))
+  await waitMembers([...joining, ...nodes])
+  return nodes
+}
+
+/** Waits until every node's hub has exactly these members. */
+async function waitMembers(all: TestNode[], timeout = 20_000): Promise<void> {
+  const expected = JSON.stringify(all.map((n) => n.name).sort())
+  await waitFor(`hub members ${expected}`, async () => (await Promise.all(all.map((n) => n.call('hubNodes')))).every((s: string[]) => JSON.stringify(s) === expected), timeout)
+}
+
+/** The children really alive on each node. */
+const locals = async (all: TestNode[]): Promise<string[][]> => (await Promise.all(all.map((n) => n.call('local')))).map((l: Array<[string, string]>) => l.map(([id]) => id))
+
+/**
+ * Waits until `all` agree: identical registries, each child running exactly
+ * once among them, registered where it runs, on its ring owner, and exactly
+ * `expectIds`. Returns the registry.
+ */
+async function settled(all: TestNode[], expectIds: string[], timeout = 30_000): Promise<Entry[]> {
+  let last = ''
+  let agreed: Entry[] = []
+  const ring = new HubRing(all.map((n) => n.name))
+  try {
+    await waitFor('the hub to settle', async () => {
+      const regs: Entry[][] = await Promise.all(all.map((n) => n.call('registry')))
+      const here: Array<Array<[string, string]>> = await Promise.all(all.map((n) => n.call('local')))
+      const first = JSON.stringify(regs[0])
+      if (!regs.every((r) => JSON.stringify(r) === first)) return (last = 'registries differ'), false
+      const running = new Map<string, string>()
+      for (const [i, list] of here.entries()) {
+        for (const [id, pid] of list) {
+          if (running.has(id)) return (last = `${id} runs twice`), false
+          running.set(id, `${all[i]!.name} ${pid}`)
+        }
+      }
+      if (JSON.stringify(regs[0]!.map((e) => e[0])) !== JSON.stringify([...expectIds].sort())) return (last = `ids differ (${regs[0]!.length} registered)`), false
+      for (const [id, node, pid] of regs[0]!) {
+        if (running.get(id) !== `${node} ${pid}`) return (last = `${id} registered on ${node} but runs ${running.get(id)}`), false
+        if (ring.owner(id) !== node) return (last = `${id} runs on ${node}, not its owner ${ring.owner(id)}`), false
+      }
+      agreed = regs[0]!
+      return true
+    }, timeout)
+  } catch (error) {
+    throw new Error(`${(error as Error).message}: ${last}`)
+  }
+  return agreed
+}
+
+/** Cuts every node of `left` off from every node of `right` (blocking on the left side cuts both directions). */
+async function split(left: TestNode[], right: TestNode[]): Promise<void> {
+  for (const n of left) await n.call('faultBlock', { nodes: right.map((r) => r.name) })
+}
+async function heal(left: TestNode[]): Promise<void> {
+  for (const n of left) await n.call('faultUnblock', {})
+}
+
+async function expectRefused(n: TestNode, id: string): Promise<void> {
+  const r = await n.call('startOne', { spec: spec(id) })
+  expect(r).toMatchObject({ ok: false, name: 'HubError', code: 'EPARTITIONED' })
+}
+
+describe('partition options', () => {
+  it('are validated, naming the field', async () => {
+    const start = (partition: unknown): Promise<unknown> => Hub.start({ id: 'options-only', partition } as never)
+    await expect(start({ strategy: 'static_quorum' })).rejects.toThrow(new TypeError('Hub.start: partition.quorumSize is required'))
+    await expect(start({ strategy: 'static_quorum', quorumSize: 0 })).rejects.toThrow(RangeError)
+    await expect(start({ strategy: 'static_quorum', quorumSize: 2, startupConfirm: 'yes' })).rejects.toThrow(/partition.startupConfirm must be a boolean/)
+    await expect(start({ strategy: 'dynamic_quorum', quorumSize: 150, thresholdTime: 1000 })).rejects.toThrow(/partition.quorumSize \(a percentage\) must be an integer from 1 to 100/)
+    await expect(start({ strategy: 'dynamic_quorum', quorumSize: 50 })).rejects.toThrow(new TypeError('Hub.start: partition.thresholdTime is required'))
+    await expect(start({ strategy: 'dynamic_quorum', quorumSize: 50, thresholdTime: -1 })).rejects.toThrow(RangeError)
+    await expect(start({ strategy: 'majority_quorum', initialClusterSize: 0 })).rejects.toThrow(/partition.initialClusterSize must be an integer from 1/)
+    await expect(start({ strategy: 'majority_quorum', trackMaxSize: 1 })).rejects.toThrow(/partition.trackMaxSize must be a boolean/)
+    await expect(start({ strategy: 'raft' })).rejects.toThrow(/partition.strategy must be 'divergence' or 'static_quorum'/)
+  })
+})
+
+describe('hub partitions on real clusters', { timeout: 120_000 }, () => {
+  afterEach(() => killAll())
+
+  it('static_quorum: healthy → partitioned → healthy as nodes leave and return', async () => {
+    const config = { partition: { strategy: 'static_quorum', quorumSize: 2 } }
+    const [a, b, c] = await startNodes(3, config)
+    const all = ids(30)
+    expect((await a!.call('start', { specs: all.map(spec) })).status).toBe('ok')
+    await settled([a!, b!, c!], all)
+
+    b!.child.kill('SIGKILL')
+    await waitMembers([a!, c!])
+    // Two of three: still quorum, b's children restart on a and c.
+    await settled([a!, c!], all)
+    expect(await a!.call('isPartitioned')).toBe(false)
+
+    c!.child.kill('SIGKILL')
+    await waitFor('a to be partitioned', () => a!.call('isPartitioned'), 20_000)
+    await waitFor('a to stop its children', async () => (await a!.call('local')).length === 0, 20_000)
+    expect(await a!.call('isLocked')).toBe(true)
+    expect(await a!.call('registry')).toEqual([])
+    await expectRefused(a!, 'new:1')
+
+    // A node joins: two members again; every child the registry kept runs again, once.
+    const [d] = await startNodes(1, config, [a!])
+    await waitFor('a to leave the partition', async () => !(await a!.call('isPartitioned')), 20_000)
+    await settled([a!, d!], all)
+    expect(await a!.call('isLocked')).toBe(false)
+    expect((await a!.call('startOne', { spec: spec('new:1') })).ok).toBe(true)
+    await settled([a!, d!], [...all, 'new:1'])
+  })
+
+  it('majority_quorum: a 3/2 split stops the 2-side (starts refused with EPARTITIONED) while the 3-side runs every child; the heal leaves one of each', async () => {
+    const nodes = await startNodes(5, { partition: { strategy: 'majority_quorum' } })
+    const all = ids(50)
+    expect((await nodes[0]!.call('start', { specs: all.map(spec) })).status).toBe('ok')
+    await settled(nodes, all)
+    const major = nodes.slice(0, 3)
+    const minor = nodes.slice(3)
+
+    await split(minor, major)
+    for (const n of minor) await waitFor(`${n.name} to be partitioned`, () => n.call('isPartitioned'), 20_000)
+    for (const n of minor) await waitFor(`${n.name} to stop its children`, async () => (await n.call('local')).length === 0, 20_000)
+    for (const n of minor) await expectRefused(n, 'new:2')
+    await waitMembers(major)
+    for (const n of major) expect(await n.call('isPartitioned')).toBe(false)
+    // The majority restarted the minority's children: every child runs there, once.
+    await settled(major, all)
+    expect((await locals(minor)).flat()).toEqual([])
+
+    await heal(minor)
+    await waitMembers(nodes)
+    for (const n of minor) await waitFor(`${n.name} to leave the partition`, async () => !(await n.call('isPartitioned')), 20_000)
+    await settled(nodes, all)
+  })
+
+  it('dynamic_quorum: losses within thresholdTime partition the survivor; once they age out of the window it resumes with every child', async () => {
+    const [a, b, c] = await startNodes(3, { partition: { strategy: 'dynamic_quorum', quorumSize: 50, thresholdTime: 4000 } })
+    const all = ids(30)
+    expect((await a!.call('start', { specs: all.map(spec) })).status).toBe('ok')
+    await settled([a!, b!, c!], all)
+
+    // One loss: 2 of 3 seen (67% ≥ 50%).
+    c!.child.kill('SIGKILL')
+    await waitMembers([a!, b!])
+    expect(await a!.call('isPartitioned')).toBe(false)
+    // A second loss inside the window: 1 of 3 (33%): partitioned, children stopped.
+    b!.child.kill('SIGKILL')
+    await waitFor('a to be partitioned', () => a!.call('isPartitioned'), 20_000)
+    await waitFor('a to stop its children', async () => (await a!.call('local')).length === 0, 20_000)
+    await expectRefused(a!, 'new:3')
+    // The losses age out of the 4 s window: 1 of 1; a runs every child again.
+    await waitFor('a to resume', async () => !(await a!.call('isPartitioned')), 30_000)
+    await settled([a!], all)
+  })
+
+  it('divergence: both sides of a split keep running; after the heal each child runs once, on its owner, and every registry is identical', async () => {
+    const nodes = await startNodes(3, {})
+    const all = ids(60)
+    expect((await nodes[0]!.call('start', { specs: all.map(spec) })).status).toBe('ok')
+    await settled(nodes, all)
+    const [a, b, c] = nodes as [TestNode, TestNode, TestNode]
+
+    await split([c], [a, b])
+    await waitMembers([a, b])
+    await waitMembers([c])
+    // Each side runs every child (that is the divergence).
+    await settled([a, b], all)
+    await settled([c], all)
+    expect(await c.call('isPartitioned')).toBe(false)
+
+    await heal([c])
+    await waitMembers(nodes)
+    await settled(nodes, all)
+  })
+})
