@@ -16,7 +16,7 @@ type Entry = [id: string, node: string, pid: string]
 const logs: string[] = []
 clusterSuite('tester', COOKIE, (m) => logs.push(m))
 
-const spec = (id: string): { id: string; start: [string, unknown[]] } => ({ id, start: ['device', [id]] })
+const spec = (id: string): { id: string; start: [string, string[]] } => ({ id, start: ['device', [id]] })
 
 /**
  * On this (test) node, 'device' children trap exits and take 3 s to stop,
