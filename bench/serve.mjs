@@ -4,13 +4,14 @@
 // variant of bench/lib/serve-server.mjs, each in its own process, loaded by
 // Debian's wrk (1 thread, 64 keep-alive connections) on 127.0.0.1:
 //
-//   node:http raw          res.end('hello'): no Request/Response at all (floor)
-//   node:http + fetch      the minimal conversion of the same fetch handler
-//                          (a real Request in, the body read back): the baseline
+//   node:http raw          res.end('hello'): no Request/Response at all: the baseline
+//   node:http + fetch      the same handler through real undici objects (a real
+//                          Request in, the body read back): what they alone cost
 //   serve                  ironwood serve(), no hooks
 //   serve + 3 hooks        two onRequest and one onResponse no-op hook
-//   @hono/node-server      reference: hands the handler a lazy Request-like object
-//   srvx                   reference: the same idea
+//   @hono/node-server      reference: a lazy Request, and a lazy global Response
+//   srvx                   reference: a lazy Request; the handler's Response is undici's
+//   srvx + FastResponse    srvx with its own lazy FastResponse in the handler
 //   Bun.serve / serve(Bun) / serve(Bun) + 3 hooks   when Bun is installed (node_modules/.bin/bun)
 //
 // Variants are measured in turn, PASSES times over (A B C …, A B C …), and
@@ -20,8 +21,9 @@
 // gives CPU µs per request (median pass): "CPU-implied" ratios compare those,
 // and they move far less than req/s when other programs load the machine.
 //
-// Targets (not tests): serve ≥ 90% of node:http + fetch; three no-op hooks
-// cost ≤ 10% (serve + 3 hooks ≥ 90% of serve).
+// Targets (not tests): serve ≥ 90% of node:http raw (issue 6: bare node:http
+// on the same handler); three no-op hooks cost ≤ 10% (serve + 3 hooks ≥ 90%
+// of serve).
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
@@ -86,6 +88,7 @@ const variants = [
   { name: 'serve + 3 hooks', runtime: 'node', variant: 'hooks' },
   { name: '@hono/node-server', runtime: 'node', variant: 'hono' },
   { name: 'srvx', runtime: 'node', variant: 'srvx' },
+  { name: 'srvx + FastResponse', runtime: 'node', variant: 'srvx-fast' },
 ]
 if (hasBun) {
   variants.push(
@@ -124,11 +127,12 @@ const median = (a) => [...a].sort((x, y) => x - y)[a.length >> 1]
 const cpu = Object.fromEntries(variants.map((v) => [v.name, median(v.cpuPerRequest)]))
 const rows = [
   ['node:http raw', null],
-  ['node:http + fetch', null],
-  ['serve', 'node:http + fetch'],
+  ['node:http + fetch', 'node:http raw'],
+  ['serve', 'node:http raw'],
   ['serve + 3 hooks', 'serve'],
-  ['@hono/node-server', 'node:http + fetch'],
-  ['srvx', 'node:http + fetch'],
+  ['@hono/node-server', 'node:http raw'],
+  ['srvx', 'node:http raw'],
+  ['srvx + FastResponse', 'node:http raw'],
   ['Bun.serve', null],
   ['serve (Bun)', 'Bun.serve'],
   ['serve (Bun) + 3 hooks', 'serve (Bun)'],
@@ -141,9 +145,8 @@ for (const [name, base] of rows) {
   console.log(`${name.padEnd(24)} ${fmt(best[name]).padStart(9)} ${cpu[name].toFixed(1).padStart(11)}   ${ratio}`)
 }
 console.log('')
-console.log(`serve / node:http raw: ${pct(best.serve, best['node:http raw'])} req/s; ${pct(cpu['node:http raw'], cpu.serve)} CPU-implied (the cost of Request/Response objects at all)`)
 console.log(
-  `targets: serve ≥ 90% of node:http + fetch: ${pct(best.serve, best['node:http + fetch'])} req/s, ${pct(cpu['node:http + fetch'], cpu.serve)} CPU-implied; ` +
+  `targets: serve ≥ 90% of node:http raw: ${pct(best.serve, best['node:http raw'])} req/s, ${pct(cpu['node:http raw'], cpu.serve)} CPU-implied; ` +
     `3 no-op hooks ≤ 10% cost: ${pct(best['serve + 3 hooks'], best.serve)} req/s, ${pct(cpu.serve, cpu['serve + 3 hooks'])} CPU-implied, of serve`,
 )
 for (const c of children) c.kill('SIGKILL')

@@ -10,8 +10,21 @@ import { describe, isThenable } from './check.js'
 import { log } from './logger.js'
 import type { Handler, OnErrorHook, OnRequestHook, OnResponseHook, ResolvedOptions } from './serve-options.js'
 
-/** `run`'s second argument when the handler has not been called yet. */
-const NOT_CALLED: unique symbol = Symbol('not called')
+/** What an onRequest hook returned (not undefined): the request to go on with, or the answer. */
+function requestOutcome(r: unknown): Request | Response {
+  if (r instanceof Response || r instanceof Request) return r
+  throw new TypeError(`serve: an onRequest hook returned ${describe(r)}; expected a Request, a Response or nothing`)
+}
+
+function handlerOutcome(r: unknown): Response {
+  if (r instanceof Response) return r
+  throw new TypeError(`serve: the handler returned ${describe(r)}; expected a Response`)
+}
+
+function responseOutcome(r: unknown): Response {
+  if (r instanceof Response) return r
+  throw new TypeError(`serve: an onResponse hook returned ${describe(r)}; expected a Response or nothing`)
+}
 
 /** @internal What the `onRequest` hooks made of an upgrade request. */
 export type UpgradeOutcome = { request: Request; response?: undefined } | { request: Request; response: Response }
@@ -46,54 +59,112 @@ export class Pipeline {
   }
 
   /**
-   * `run`, but synchronous when it can be: with no hooks and a handler that
-   * returns a `Response` (not a promise), that Response itself, with no
-   * promise or microtask; otherwise `run`'s promise.
+   * The response for `request`: from a hook, the handler or the error hooks.
+   * Synchronous as long as every hook and the handler are: a `Response`
+   * comes back with no promise or microtask made, and the first hook (or
+   * handler) that returns a promise turns the rest into a promise. Never
+   * throws, and the promise never rejects.
    */
   handle(request: Request): Response | Promise<Response> {
-    if (this.#onRequest.length > 0 || this.#onResponse.length > 0) return this.run(request)
-    let r: unknown
+    let req = request
     try {
-      r = this.#handler(request)
+      const hooks = this.#onRequest
+      for (let i = 0; i < hooks.length; i++) {
+        const r = hooks[i]!(req)
+        if (r === undefined) continue
+        if (isThenable(r)) return this.#waitBefore(req, r, i)
+        const next = requestOutcome(r)
+        if (next instanceof Response) return this.#after(next, req)
+        req = next
+      }
+      const r = this.#handler(req)
+      if (isThenable(r)) return this.#waitHandler(req, r)
+      return this.#after(handlerOutcome(r), req)
     } catch (error) {
-      return this.error(error, request)
+      return this.#failed(error, req)
     }
-    if (r instanceof Response) return r
-    return this.run(request, r)
   }
 
-  /** The response for `request`: from a hook, the handler or the error hooks. */
-  async run(request: Request, handled: unknown = NOT_CALLED): Promise<Response> {
+  /** {@link handle}, always as a promise. */
+  async run(request: Request): Promise<Response> {
+    return this.handle(request)
+  }
+
+  /** The rest of `handle` once onRequest hook `at` returned a promise. */
+  async #waitBefore(request: Request, pending: PromiseLike<unknown>, at: number): Promise<Response> {
     let req = request
     let res: Response | undefined
     try {
-      if (this.#onRequest.length > 0) {
-        const outcome = await this.#before(req)
-        req = outcome.request
-        res = outcome.response
+      let r: unknown = await pending
+      for (let i = at; ; ) {
+        if (r !== undefined) {
+          const next = requestOutcome(r)
+          if (next instanceof Response) {
+            res = next
+            break
+          }
+          req = next
+        }
+        if (++i >= this.#onRequest.length) break
+        r = this.#onRequest[i]!(req)
+        if (isThenable(r)) r = await r
       }
       if (res === undefined) {
-        // `handled`: what the handler already returned (from `handle`), not to be called twice.
-        let r: unknown = handled !== NOT_CALLED ? handled : this.#handler(req)
+        let r: unknown = this.#handler(req)
         if (isThenable(r)) r = await r
-        if (!(r instanceof Response)) throw new TypeError(`serve: the handler returned ${describe(r)}; expected a Response`)
-        res = r
+        res = handlerOutcome(r)
       }
     } catch (error) {
       res = await this.error(error, req)
     }
-    if (this.#onResponse.length === 0) return res
+    return this.#after(res, req)
+  }
+
+  /** The rest of `handle` once the handler returned a promise. */
+  async #waitHandler(req: Request, pending: PromiseLike<unknown>): Promise<Response> {
+    let res: Response
     try {
-      for (const hook of this.#onResponse) {
-        let r: unknown = hook(res, req)
-        if (isThenable(r)) r = await r
+      res = handlerOutcome(await pending)
+    } catch (error) {
+      res = await this.error(error, req)
+    }
+    return this.#after(res, req)
+  }
+
+  async #failed(error: unknown, req: Request): Promise<Response> {
+    return this.#after(await this.error(error, req), req)
+  }
+
+  /** The onResponse hooks, synchronously until one returns a promise. */
+  #after(response: Response, req: Request): Response | Promise<Response> {
+    const hooks = this.#onResponse
+    let res = response
+    try {
+      for (let i = 0; i < hooks.length; i++) {
+        const r = hooks[i]!(res, req)
         if (r === undefined) continue
-        if (!(r instanceof Response)) throw new TypeError(`serve: an onResponse hook returned ${describe(r)}; expected a Response or nothing`)
-        res = r
+        if (isThenable(r)) return this.#waitAfter(res, req, r, i)
+        res = responseOutcome(r)
       }
     } catch (error) {
       // A failing onResponse hook: its error becomes the answer, with no more onResponse hooks.
-      res = await this.error(error, req)
+      return this.error(error, req)
+    }
+    return res
+  }
+
+  async #waitAfter(response: Response, req: Request, pending: PromiseLike<unknown>, at: number): Promise<Response> {
+    let res = response
+    try {
+      let r: unknown = await pending
+      for (let i = at; ; ) {
+        if (r !== undefined) res = responseOutcome(r)
+        if (++i >= this.#onResponse.length) break
+        r = this.#onResponse[i]!(res, req)
+        if (isThenable(r)) r = await r
+      }
+    } catch (error) {
+      return this.error(error, req)
     }
     return res
   }
@@ -113,9 +184,9 @@ export class Pipeline {
       let r: unknown = hook(req)
       if (isThenable(r)) r = await r
       if (r === undefined) continue
-      if (r instanceof Response) return { request: req, response: r }
-      if (r instanceof Request) req = r
-      else throw new TypeError(`serve: an onRequest hook returned ${describe(r)}; expected a Request, a Response or nothing`)
+      const next = requestOutcome(r)
+      if (next instanceof Response) return { request: req, response: next }
+      req = next
     }
     return { request: req }
   }

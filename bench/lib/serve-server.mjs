@@ -3,14 +3,18 @@
 // `{"port":N}` on stdout once listening, `{"cpu":µs}` on SIGUSR2; killed by
 // the benchmark.
 //
-//   raw        node:http, res.end('hello'): no Request/Response at all (floor)
-//   fetch      node:http with the minimal conversion every fetch-style
-//              adapter needs (a real Request in, the Response's body read
-//              back): the baseline for serve's ≥ 90% target
+//   raw        node:http, res.end('hello'): no Request/Response at all; the
+//              baseline for serve's ≥ 90% target (issue 6)
+//   fetch      node:http with the minimal conversion to real undici objects
+//              (a real Request in, the Response's body read back): what the
+//              standard objects alone cost
 //   serve      ironwood serve(), no hooks
 //   hooks      serve() with three no-op hooks that all run (two onRequest, one onResponse)
 //   hono       @hono/node-server's listener (a lazy Request-like object)
-//   srvx       srvx's toNodeHandler (a lazy Request-like object)
+//   srvx       srvx's toNodeHandler (a lazy Request-like object), the same handler
+//   srvx-fast  srvx's toNodeHandler with a handler that returns srvx's own
+//              FastResponse (srvx does not replace the global Response; its
+//              users import FastResponse): srvx at its fastest
 //   bun        Bun.serve with the handler as its fetch (Bun only)
 import http from 'node:http'
 
@@ -58,6 +62,9 @@ if (variant === 'raw') {
 } else if (variant === 'srvx') {
   const { toNodeHandler } = await import('srvx/node')
   listen(toNodeHandler(handler))
+} else if (variant === 'srvx-fast') {
+  const { toNodeHandler, FastResponse } = await import('srvx/node')
+  listen(toNodeHandler(() => new FastResponse('hello')))
 } else if (variant === 'bun') {
   const server = globalThis.Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: handler })
   ready(server.port)
