@@ -6,6 +6,7 @@
  * slow-client policy is ours (Bun's own backpressure limit is set above it).
  * @module
  */
+import { isThenable } from './check.js'
 import { type Timed, type TimerList, cancelTimeout, startTimeout } from './deadlines.js'
 import { type Pipeline, textResponse } from './hooks.js'
 import { log } from './logger.js'
@@ -207,7 +208,8 @@ export class BunServerAdapter implements RuntimeServer {
     if (handlers.open !== undefined) this.#call(w, 'open', () => handlers.open!(w))
   }
 
-  async #fetch(request: Request, server: BunServer): Promise<Response | undefined> {
+  // Not async: a request answered synchronously goes back to Bun as a Response, with no promise.
+  #fetch(request: Request, server: BunServer): Response | Promise<Response | undefined> {
     // Read the headers now: Bun copies them out of the connection lazily, and a Request whose
     // headers were never read has none left once its response is sent (Bun 1.4.5). Reading them
     // here keeps the Request whole for hooks and handlers that keep it, as on Node.
@@ -220,9 +222,9 @@ export class BunServerAdapter implements RuntimeServer {
     const declared = headers.get('content-length')
     if (declared !== null && Number(declared) > max) return textResponse(413, 'Content Too Large')
     if (declared === null && request.body !== null) {
-      const body = await readLimited(request, max)
-      if (body === null) return textResponse(413, 'Content Too Large')
-      request = new Request(request, { body })
+      return readLimited(request, max).then((body) =>
+        body === null ? textResponse(413, 'Content Too Large') : this.#timed(new Request(request, { body })),
+      )
     }
     return this.#timed(request)
   }
@@ -233,16 +235,20 @@ export class BunServerAdapter implements RuntimeServer {
    * leaving, and cannot be aborted from here: the request gets its own
    * `signal` property joining the two).
    */
-  #timed(request: Request): Promise<Response> {
+  #timed(request: Request): Response | Promise<Response> {
     const timeout = this.options.requestTimeout
-    if (!(timeout < MAX_TIMER_MS) || nativeSignal === undefined) return this.pipeline.run(request)
+    if (!(timeout < MAX_TIMER_MS) || nativeSignal === undefined) return this.pipeline.handle(request)
     const deadline = new Deadline(request, timeout)
     Object.defineProperty(request, 'signal', {
       configurable: true,
       get: () => deadline.signal(nativeSignal.call(request) as AbortSignal),
     })
     startTimeout(deadline, timeout)
-    const answer = this.pipeline.run(request)
+    const answer = this.pipeline.handle(request)
+    if (!isThenable(answer)) {
+      cancelTimeout(deadline)
+      return answer
+    }
     return new Promise<Response>((resolve) => {
       deadline.resolve = resolve
       void answer.then((response) => {

@@ -3,7 +3,7 @@
 // `{"port":N}` on stdout once listening, `{"cpu":µs}` on SIGUSR2; killed by
 // the benchmark.
 //
-//   raw        node:http, res.end('hello'): no Request/Response at all; the
+//   raw        node:http, setHeader + res.end('hello'): no Request/Response at all; the
 //              baseline for serve's ≥ 90% target (issue 6)
 //   fetch      node:http with the minimal conversion to real undici objects
 //              (a real Request in, the Response's body read back): what the
@@ -35,8 +35,10 @@ function listen(listener) {
 }
 
 if (variant === 'raw') {
+  // setHeader, not writeHead: node:http then sends a Content-Length, as serve does
+  // (writeHead before end() would make it chunked, a slower baseline).
   listen((req, res) => {
-    res.writeHead(200, { 'content-type': 'text/plain;charset=UTF-8' })
+    res.setHeader('content-type', 'text/plain;charset=UTF-8')
     res.end('hello')
   })
 } else if (variant === 'fetch') {
