@@ -198,4 +198,22 @@ describe('hub partitions on real clusters', { timeout: 120_000 }, () => {
     await waitMembers(nodes)
     await settled(nodes, all)
   })
+
+  it('gossip sync: a node that loses every pushed update still converges, from versioned gossip alone, and stale lists never bring stopped children back', async () => {
+    const nodes = await startNodes(4, { sync: { strategy: 'gossip', interval: 300, recipients: 1 } })
+    const d = nodes[3]!
+    await d.call('deafToUpdates')
+    const all = ids(40)
+    expect((await nodes[0]!.call('start', { specs: all.map(spec) })).status).toBe('ok')
+    const stopped = all.slice(0, 15)
+    expect((await nodes[1]!.call('stop', { ids: stopped })).status).toBe('ok')
+    const left = all.slice(15)
+    // Without gossip d would keep what it heard at start (nothing of these).
+    const agreed = await settled(nodes, left)
+    // And it stays converged: relayed lists older than what d has are ignored.
+    for (let i = 0; i < 10; i++) {
+      await new Promise((r) => setTimeout(r, 200))
+      expect(await d.call('registry')).toEqual(agreed)
+    }
+  })
 })

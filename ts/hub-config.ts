@@ -58,8 +58,16 @@ export interface HubConfig {
   redundancy?: { strategy: 'singularity' } | undefined
   /** Default `{ strategy: 'cold_swap' }` (hot swap is not implemented yet). */
   migration?: { strategy: 'cold_swap' } | undefined
-  /** Default `{ strategy: 'pubsub', interval: 15000 }`: changes are pushed at once, and a full sync every `interval` ms repairs drift. */
-  sync?: { strategy: 'pubsub'; interval?: number | undefined } | undefined
+  /**
+   * Default `{ strategy: 'pubsub', interval: 15000 }`: changes are pushed at once, and every `interval` ms each
+   * node sends every member its full list, which repairs drift. `{ strategy: 'gossip', interval, recipients }`
+   * (default recipients 3): every `interval` ms each node sends `recipients` random members its view of the
+   * whole registry, versioned per writer so stale data never overwrites newer. See docs/hub.md, Gossip.
+   */
+  sync?:
+    | { strategy: 'pubsub'; interval?: number | undefined }
+    | { strategy: 'gossip'; interval?: number | undefined; recipients?: number | undefined }
+    | undefined
   /**
    * Default `{ strategy: 'divergence' }` (both sides of a split keep running; duplicates are reconciled on heal).
    * The quorum strategies stop a partitioned minority's children and refuse starts (`HubError` `EPARTITIONED`)
@@ -97,6 +105,8 @@ export interface NormalConfig {
   id: string
   guided: boolean
   syncInterval: number
+  /** Gossip sync: how many random members get this node's view each interval (undefined: pubsub-style sync). */
+  gossipRecipients: number | undefined
   partition: PartitionStrategy
   children: NormalChild[]
   hooks: Array<[HubHookName, (payload: any) => unknown]>
@@ -180,7 +190,8 @@ export function normalizeConfig(config: unknown, defined: (name: string) => bool
   const guided = strategy(config.distribution, 'distribution', ['consistent_hashing', 'guided'], [], 'consistent_hashing') === 'guided'
   strategy(config.redundancy, 'redundancy', ['singularity'], ['replication'], 'singularity')
   strategy(config.migration, 'migration', ['cold_swap'], ['hot_swap'], 'cold_swap')
-  strategy(config.sync, 'sync', ['pubsub'], ['gossip'], 'pubsub')
+  const gossip = strategy(config.sync, 'sync', ['pubsub', 'gossip'], [], 'pubsub') === 'gossip'
+  const gossipRecipients = gossip ? count((config.sync as Record<string, unknown>).recipients, 3, 'sync.recipients', 1, 1000) : undefined
   const partition = normalizePartition(config.partition)
   const syncInterval = ms(isObject(config.sync) ? config.sync.interval : undefined, 15_000, 'Hub.start: sync.interval')
   const children = config.children ?? []
@@ -213,6 +224,7 @@ export function normalizeConfig(config: unknown, defined: (name: string) => bool
     id,
     guided,
     syncInterval,
+    gossipRecipients,
     partition,
     children: normal,
     hooks,

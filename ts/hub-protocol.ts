@@ -7,6 +7,7 @@
  */
 import { FrameKind } from './cluster-frames.js'
 import type { HubRestart, NormalChild } from './hub-config.js'
+import { type Version, isVersion } from './hub-gossip.js'
 import { Pid } from './pid.js'
 import { type Term, decode, encode } from './terms.js'
 
@@ -43,10 +44,22 @@ export interface Payloads {
   StartReply: { h: string; ref: number; results: WireResult[] }
   Stop: { h: string; ref: number; ids: string[] }
   StopReply: { h: string; ref: number; results: WireResult[] }
-  Update: { h: string; put: WireEntry[]; del: string[] }
-  Sync: { h: string; entries: WireEntry[]; last: boolean }
+  /** `v`: the sender's registry version after this batch (docs/hub.md, Gossip). */
+  Update: { h: string; put: WireEntry[]; del: string[]; v?: Version }
+  /**
+   * The sender's own children (authoritative); the last frame of a list carries `v`, its version, and
+   * under gossip sync `g`: the sender's copy of other members' lists, each with the version it is complete at.
+   */
+  Sync: { h: string; entries: WireEntry[]; last: boolean; v?: Version; g?: GossipList[] }
   /** `orphanOf`: the children of that lost node, sent by a survivor to their new owner (so a registry entry still on that node does not block the start). */
   Migrate: { h: string; children: WireChild[]; orphanOf?: string }
+}
+
+/** One member's children as relayed by gossip: node `n`'s entries `e`, complete at version `v`. */
+export interface GossipList {
+  n: string
+  v: Version
+  e: WireEntry[]
 }
 
 /** Encodes a payload. */
@@ -85,8 +98,12 @@ const CHECKS: { [K in keyof Payloads]: (p: Record<string, unknown>) => boolean }
   StartReply: (p) => isRef(p.ref) && arrayOf(p.results, isResult),
   Stop: (p) => isRef(p.ref) && arrayOf(p.ids, isId),
   StopReply: (p) => isRef(p.ref) && arrayOf(p.results, isResult),
-  Update: (p) => arrayOf(p.put, isEntry) && arrayOf(p.del, isId),
-  Sync: (p) => typeof p.last === 'boolean' && arrayOf(p.entries, isEntry),
+  Update: (p) => arrayOf(p.put, isEntry) && arrayOf(p.del, isId) && (p.v === undefined || isVersion(p.v)),
+  Sync: (p) =>
+    typeof p.last === 'boolean' &&
+    arrayOf(p.entries, isEntry) &&
+    (p.v === undefined || isVersion(p.v)) &&
+    (p.g === undefined || arrayOf(p.g, (l): l is GossipList => isObj(l) && typeof l.n === 'string' && isVersion(l.v) && arrayOf(l.e, isEntry))),
   Migrate: (p) => arrayOf(p.children, isChild) && (p.orphanOf === undefined || typeof p.orphanOf === 'string'),
 }
 

@@ -31,9 +31,10 @@ import {
   normalizeStopOptions,
 } from './hub-config.js'
 import { HubError } from './hub-errors.js'
+import { VersionBook, pickRecipients } from './hub-gossip.js'
 import { Quorum } from './hub-quorum.js'
 import { type HubChildNodes, type HubHookHandler, type HubHookName, type HubHookOptions, HubHooks } from './hub-hooks.js'
-import { HubFrame, type Payloads, type WireChild, type WireEntry, type WireResult, decodePayload, encodePayload } from './hub-protocol.js'
+import { type GossipList, HubFrame, type Payloads, type WireChild, type WireEntry, type WireResult, decodePayload, encodePayload } from './hub-protocol.js'
 import { HubRegistry, type RegEntry } from './hub-registry.js'
 import { HubRing } from './hub-ring.js'
 import { log } from './logger.js'
@@ -216,6 +217,9 @@ export class Hub {
   // arrived yet: if that node is lost first (a split, or several nodes lost
   // at once), they are placed again with its orphans instead of vanishing.
   readonly #handed = new Map<string, Map<string, NormalChild>>()
+  // Registry versions per writer (docs/hub.md, Gossip): stamped on this
+  // node's updates and full lists, checked on relayed lists.
+  readonly #versions = new VersionBook(Date.now())
 
   /** Use {@link Hub.start}. */
   private constructor(cfg: NormalConfig) {
@@ -834,7 +838,7 @@ export class Hub {
     if (this.#peers.size === 0) return
     // Each frame is encoded once and the same bytes go to every member.
     for (let i = 0; i < Math.max(put.length, del.length); i += CHUNK) {
-      const bytes = encodePayload('Update', { h: this.id, put: put.slice(i, i + CHUNK), del: del.slice(i, i + CHUNK) })
+      const bytes = encodePayload('Update', { h: this.id, put: put.slice(i, i + CHUNK), del: del.slice(i, i + CHUNK), v: this.#versions.bump() })
       for (const n of this.#peers) this.#sendBytes(n, 'Update', bytes)
     }
   }
@@ -842,6 +846,7 @@ export class Hub {
   /** @internal Changes to `from`'s own children. */
   _onUpdate(from: string, p: Payloads['Update']): void {
     if (!this.#peers.has(from)) return // not (or no longer) a member: its state is not ours to keep
+    if (p.v !== undefined && !this.#versions.update(from, p.v)) return // a newer relayed list already has it
     const handed = this.#handed.get(from)
     for (const e of p.put) {
       handed?.delete(e.c.id)
@@ -875,15 +880,38 @@ export class Hub {
     return this.#self < other
   }
 
-  #sendSync(to: string): void {
+  /** Sends `to` this node's full list (stamped with its version) and, for gossip, its view of the other members' lists. */
+  #sendSync(to: string, gossip = false): void {
     const entries = this.#reg.entries([...this.#local.keys()]).filter((e) => e.node === this.#self)
     const wire = entries.map((e) => ({ c: e.child, p: e.pid }))
+    const v = this.#versions.own
+    const g = gossip ? this.#gossipView(to) : undefined
     if (wire.length === 0) {
-      this.#send(to, 'Sync', { h: this.id, entries: [], last: true })
+      this.#send(to, 'Sync', { h: this.id, entries: [], last: true, v, ...(g && { g }) })
       return
     }
     for (let i = 0; i < wire.length; i += CHUNK) {
-      this.#send(to, 'Sync', { h: this.id, entries: wire.slice(i, i + CHUNK), last: i + CHUNK >= wire.length })
+      const last = i + CHUNK >= wire.length
+      this.#send(to, 'Sync', { h: this.id, entries: wire.slice(i, i + CHUNK), last, ...(last && { v, ...(g && { g }) }) })
+    }
+  }
+
+  /** The other members' lists as this node knows them, each with the version it is complete at (unknown ones are left out). */
+  #gossipView(to: string): GossipList[] {
+    const out: GossipList[] = []
+    for (const n of this.#peers) {
+      const v = this.#versions.known(n)
+      if (n === to || v === undefined) continue
+      out.push({ n, v, e: this.#reg.entries(this.#reg.idsOn(n)).map((e) => ({ c: e.child, p: e.pid })) })
+    }
+    return out
+  }
+
+  /** Lists relayed by gossip: each replaces this node's copy of that member's entries only if it is newer. */
+  #onGossip(from: string, lists: GossipList[]): void {
+    for (const l of lists) {
+      if (l.n === this.#self || l.n === from || !this.#peers.has(l.n) || !this.#versions.relayed(l.n, l.v)) continue
+      this.#replaceFrom(l.n, l.e.map((e) => ({ id: e.c.id, node: l.n, pid: e.p, child: e.c })), true)
     }
   }
 
@@ -900,8 +928,20 @@ export class Hub {
     if (!p.last) return
     this.#syncIn.delete(from)
     this.#syncSeen.set(from, (this.#syncSeen.get(from) ?? 0) + 1)
+    if (p.v !== undefined) this.#versions.direct(from, p.v)
+    this.#replaceFrom(from, acc)
+    if (p.g !== undefined) this.#onGossip(from, p.g)
+  }
+
+  /**
+   * Makes `from`'s entries here exactly `acc`, applying the duplicate rule to
+   * any id this node runs too; a `relayed` (second-hand) list never stops a
+   * local child: only the writer's own word does.
+   */
+  #replaceFrom(from: string, acc: RegEntry[], relayed = false): void {
     const keep: RegEntry[] = []
     for (const e of acc) {
+      if (relayed && this.#local.has(e.id)) continue
       if (this.#local.has(e.id) && this.#keepsMine(e.id, from)) {
         const entry = this.#reg.get(e.id)
         if (entry !== undefined) this.#queuePut(entry)
@@ -916,7 +956,10 @@ export class Hub {
   #periodicSync(): void {
     if (!this.#alive) return
     this.#refreshSelf()
-    for (const n of this.#peers) this.#sendSync(n)
+    this.#flush()
+    const gossip = this.#cfg.gossipRecipients
+    if (gossip === undefined) for (const n of this.#peers) this.#sendSync(n)
+    else for (const n of pickRecipients([...this.#peers], gossip, Math.random)) this.#sendSync(n, true)
     // A child left on a node that no longer owns it (a start that raced a
     // membership change) moves to its owner now.
     if (this.#locks === 0 && !this.#quorum.partitioned) void this.#serial(() => this.#rebalance('nodeup', this.#self))
@@ -958,6 +1001,7 @@ export class Hub {
       req.resolve(req.ids.map((id) => ({ id, error: 'noconnection', node: n })))
     }
     this.#syncIn.delete(n)
+    this.#versions.forget(n)
     const wasPeer = this.#peers.delete(n)
     if (wasPeer) this.#quorumStep(() => this.#quorum.memberDown(n, this.#peers.size + 1, Date.now(), why === 'leave'))
     void this.#serial(async () => {
