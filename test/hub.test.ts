@@ -199,7 +199,7 @@ describe('Hub on a single node', () => {
   it('refuses bad configs and specs clearly', async () => {
     await expect(Hub.start(undefined as never)).rejects.toThrow(TypeError)
     await expect(Hub.start({ id: '' })).rejects.toThrow(/id must be/)
-    await expect(Hub.start({ id: 'x', redundancy: { strategy: 'replication', factor: 2 } as never })).rejects.toThrow(/not implemented yet/)
+    await expect(Hub.start({ id: 'x', redundancy: { strategy: 'replication', factor: 0 } })).rejects.toThrow(/redundancy\.factor/)
     await expect(Hub.start({ id: 'x', sync: { strategy: 'pubsub', interval: -1 } })).rejects.toThrow(RangeError)
     await expect(Hub.start({ id: 'x', hooks: { nope: () => {} } as never })).rejects.toThrow(/unknown hook 'nope'/)
     await expect(Hub.start({ id: 'x', children: [{ id: 'a', start: ['device', []] }, { id: 'a', start: ['device', []] }] })).rejects.toThrow(/duplicate/)

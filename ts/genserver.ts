@@ -191,6 +191,11 @@ class Cast {
   constructor(readonly message: unknown) {}
 }
 
+/** @internal The hub asks for the server's state to hand over (hot swap): answered in mailbox order. */
+class HandoffRequest {
+  constructor(readonly done: (state: { state?: Term; error?: unknown }) => void) {}
+}
+
 /** A request to stop, from {@link GenServer.stop} or `this.stop()`. */
 class StopRequest {
   constructor(readonly reason: ExitReason) {}
@@ -207,6 +212,8 @@ export class ServerRuntime {
   terminated = true
   started = false
   startTimer: ReturnType<typeof setTimeout> | null = null
+  /** The state handed over by a previous instance (hub hot swap): `init`'s second argument. */
+  handedOver: unknown = NONE
 
   constructor(
     readonly Class: new () => GenServer,
@@ -247,8 +254,13 @@ export abstract class GenServer {
     return this.self.pid
   }
 
-  /** Runs first, with `start`'s argument. Throw (or reject) to fail the start: `GenServer.start` rejects with that error. */
-  init?(arg: unknown): unknown
+  /**
+   * Runs first, with `start`'s argument. Throw (or reject) to fail the start:
+   * `GenServer.start` rejects with that error. A hub child started by a hot
+   * swap with `handover` also gets the previous instance's {@link handoff}
+   * result as `handedOver` (absent otherwise).
+   */
+  init?(arg: unknown, handedOver?: Term): unknown
   /** Answers a call: return the reply (or a promise of it), or {@link GenServer.noreply} and reply later. */
   handleCall?(request: unknown, from: From): unknown
   /** Handles a cast. */
@@ -257,8 +269,13 @@ export abstract class GenServer {
   handleInfo?(message: unknown): unknown
   /** Runs when the server exits (not when killed). */
   terminate?(reason: ExitReason): unknown
-  /** The state to hand over when the server migrates (used by the Hub's hot swap). */
-  handoff?(): Term
+  /**
+   * The state to hand over when the server migrates (the Hub's hot swap with
+   * `handover: true`): a term (or a promise of one), given to the new
+   * instance's `init(arg, handedOver)`. It runs in mailbox order, like a
+   * handler; messages handled after it do not reach the new instance.
+   */
+  handoff?(): Term | Promise<Term>
 
   /** Stops the server with `reason` after the current handler (a call still gets its reply). */
   stop(reason: ExitReason = 'normal'): void {
@@ -394,6 +411,7 @@ export function startServer(
   arg: unknown,
   opts: GenServerStartOptions | undefined,
   kind: ProcessKind,
+  handedOver: unknown = NONE,
 ): Promise<Pid> {
   let timeout = Infinity
   let linkWith: Process | null = null
@@ -414,6 +432,7 @@ export function startServer(
       kind,
     )
     const rt = new ServerRuntime(Class, arg, p, resolve, reject)
+    rt.handedOver = handedOver
     const x = p.x()
     x.role = rt
     onExit(p, serverExited.bind(rt))
@@ -467,7 +486,7 @@ async function serverMain(self: ProcessContext): Promise<void> {
     }
     rt.server = server
     if (typeof server.init === 'function') {
-      const r = server.init(rt.arg)
+      const r = rt.handedOver === NONE ? server.init(rt.arg) : server.init(rt.arg, rt.handedOver as Term)
       if (isThenable(r)) await r
     }
   } catch (err) {
@@ -530,6 +549,9 @@ async function serverLoop(p: Process, rt: ServerRuntime, server: GenServer): Pro
       } else if (msg instanceof StopRequest) {
         await shutdown(p, rt, server, msg.reason)
         return
+      } else if (msg instanceof HandoffRequest) {
+        await answerHandoff(server, msg)
+        if (!p.alive) return
       } else if (isParentExit(p, msg)) {
         await shutdown(p, rt, server, msg.reason)
         return
@@ -562,6 +584,45 @@ async function shutdown(p: Process, rt: ServerRuntime, server: GenServer, reason
     if (typeof server.terminate === 'function') await runTerminate(server, reason, p.pid)
   }
   die(p, reason, false)
+}
+
+async function answerHandoff(server: GenServer, req: HandoffRequest): Promise<void> {
+  if (typeof server.handoff !== 'function') return req.done({})
+  try {
+    let state = server.handoff()
+    if (isThenable(state)) state = await state
+    req.done({ state })
+  } catch (error) {
+    req.done({ error })
+  }
+}
+
+/**
+ * @internal Starts a hub child that takes over `handedOver` (hot swap): like
+ * GenServer.start, with `init(arg, handedOver)`.
+ */
+export function startHandedOver(Class: new () => GenServer, arg: unknown, handedOver: Term): Promise<Pid> {
+  return startServer(Class, arg, undefined, 'genserver', handedOver)
+}
+
+/**
+ * @internal Asks the server at `pid` for its `handoff()` state, in mailbox
+ * order. `{}` when it defines no handoff, is not a local GenServer, or dies
+ * first; `{ error }` when handoff threw.
+ */
+export function requestHandoff(pid: Pid): Promise<{ state?: Term; error?: unknown }> {
+  const p = pid.proc
+  if (p === null || !p.alive || !(p.ext?.role instanceof ServerRuntime)) return Promise.resolve({})
+  return new Promise((resolve) => {
+    let settled = false
+    const done = (r: { state?: Term; error?: unknown }): void => {
+      if (settled) return
+      settled = true
+      resolve(r)
+    }
+    onExit(p, () => done({}))
+    deliver(p, new HandoffRequest(done), false)
+  })
 }
 
 /** @internal The server instance running in `pid`, if it is a live GenServer. */

@@ -48,16 +48,49 @@ export interface HubStopOptions {
   timeout?: number | undefined
 }
 
+/**
+ * `redundancy: { strategy: 'replication' }`: each child runs on the ring's
+ * `factor` best nodes (docs/hub.md, "Replication").
+ */
+export interface HubReplication {
+  strategy: 'replication'
+  /** Replicas per child: an integer ≥ 1, or `'cluster_size'` (every member). Default 2. */
+  factor?: number | 'cluster_size' | undefined
+  /** `'active_active'` (default): every replica is equal. `'active_passive'`: exactly one replica is active. */
+  mode?: 'active_active' | 'active_passive' | undefined
+  /**
+   * Which replicas are told their role with a `handleInfo` message
+   * `{ type: 'redundancy_signal', hub, id, mode: 'active' | 'passive' }`, at
+   * start and whenever a membership change flips it: `'all'`, only the
+   * `'active'` or `'passive'` ones, or `'none'`. Default `'all'` under
+   * `active_passive`, `'none'` under `active_active`.
+   */
+  redundancySignal?: 'none' | 'active' | 'passive' | 'all' | undefined
+}
+
+/**
+ * `migration: { strategy: 'hot_swap' }`: a moving child starts on its new
+ * owner before the old instance stops, and (with `handover`) receives the
+ * old one's state (docs/hub.md, "Hot swap").
+ */
+export interface HubHotSwap {
+  strategy: 'hot_swap'
+  /** The longest (ms) the old instance keeps running once its migration began (default 5000); it stops as soon as the new one has started. */
+  retention?: number | undefined
+  /** Pass the old instance's `handoff()` result to the new one's `init(arg, handedOver)` (default false). */
+  handover?: boolean | undefined
+}
+
 /** What `Hub.start` takes. Only the strategies listed in the types are implemented. */
 export interface HubConfig {
   /** The hub's id: hubs with the same id on different nodes form one hub. */
   id: string
   /** Default `{ strategy: 'consistent_hashing' }`. */
   distribution?: { strategy: 'consistent_hashing' } | { strategy: 'guided' } | undefined
-  /** Default `{ strategy: 'singularity' }` (replication is not implemented yet). */
-  redundancy?: { strategy: 'singularity' } | undefined
-  /** Default `{ strategy: 'cold_swap' }` (hot swap is not implemented yet). */
-  migration?: { strategy: 'cold_swap' } | undefined
+  /** Default `{ strategy: 'singularity' }`: one instance per child. See {@link HubReplication}. */
+  redundancy?: { strategy: 'singularity' } | HubReplication | undefined
+  /** Default `{ strategy: 'cold_swap' }`: a moving child stops, then starts on its new owner. See {@link HubHotSwap}. */
+  migration?: { strategy: 'cold_swap' } | HubHotSwap | undefined
   /**
    * Default `{ strategy: 'pubsub', interval: 15000 }`: changes are pushed at once, and every `interval` ms each
    * node sends every member its full list, which repairs drift. `{ strategy: 'gossip', interval, recipients }`
@@ -116,6 +149,17 @@ export interface NormalConfig {
   discoverInterval: number
   deadlockRecoveryTimeout: number
   migrationTimeout: number
+  /** Null under `singularity`. */
+  replication: NormalReplication | null
+  /** Null under `cold_swap`. */
+  hotSwap: { retention: number; handover: boolean } | null
+}
+
+/** @internal A validated replication strategy. */
+export interface NormalReplication {
+  factor: number | 'cluster_size'
+  mode: 'active_active' | 'active_passive'
+  signal: 'none' | 'active' | 'passive' | 'all'
 }
 
 /** @internal A validated child spec (what travels between nodes). */
@@ -188,8 +232,8 @@ export function normalizeConfig(config: unknown, defined: (name: string) => bool
   const { id } = config
   if (typeof id !== 'string' || id.length === 0 || id.length > 255) throw new TypeError(`Hub.start: id must be a string of 1-255 characters, got ${describe(id)}`)
   const guided = strategy(config.distribution, 'distribution', ['consistent_hashing', 'guided'], [], 'consistent_hashing') === 'guided'
-  strategy(config.redundancy, 'redundancy', ['singularity'], ['replication'], 'singularity')
-  strategy(config.migration, 'migration', ['cold_swap'], ['hot_swap'], 'cold_swap')
+  const replication = strategy(config.redundancy, 'redundancy', ['singularity', 'replication'], [], 'singularity') === 'replication' ? normalizeReplication(config.redundancy as Record<string, unknown>) : null
+  const hotSwap = strategy(config.migration, 'migration', ['cold_swap', 'hot_swap'], [], 'cold_swap') === 'hot_swap' ? normalizeHotSwap(config.migration as Record<string, unknown>) : null
   const gossip = strategy(config.sync, 'sync', ['pubsub', 'gossip'], [], 'pubsub') === 'gossip'
   const gossipRecipients = gossip ? count((config.sync as Record<string, unknown>).recipients, 3, 'sync.recipients', 1, 1000) : undefined
   const partition = normalizePartition(config.partition)
@@ -234,6 +278,8 @@ export function normalizeConfig(config: unknown, defined: (name: string) => bool
     discoverInterval: ms(config.discoverInterval, 60_000, 'Hub.start: discoverInterval'),
     deadlockRecoveryTimeout: ms(config.deadlockRecoveryTimeout, 60_000, 'Hub.start: deadlockRecoveryTimeout'),
     migrationTimeout: ms(config.migrationTimeout, 15_000, 'Hub.start: migrationTimeout'),
+    replication,
+    hotSwap,
   }
 }
 
@@ -272,6 +318,30 @@ export function normalizePartition(value: unknown): PartitionStrategy {
     default:
       return { strategy: 'divergence' }
   }
+}
+
+const MODES: readonly string[] = ['active_active', 'active_passive']
+const SIGNALS: readonly string[] = ['none', 'active', 'passive', 'all']
+
+function normalizeReplication(r: Record<string, unknown>): NormalReplication {
+  const { factor = 2, mode = 'active_active' } = r
+  if (factor !== 'cluster_size' && (typeof factor !== 'number' || !Number.isInteger(factor) || factor < 1)) {
+    throw new TypeError(`Hub.start: redundancy.factor must be an integer ≥ 1 or 'cluster_size', got ${describe(factor)}`)
+  }
+  if (typeof mode !== 'string' || !MODES.includes(mode)) {
+    throw new TypeError(`Hub.start: redundancy.mode must be 'active_active' or 'active_passive', got ${describe(mode)}`)
+  }
+  const { redundancySignal: signal = mode === 'active_passive' ? 'all' : 'none' } = r
+  if (typeof signal !== 'string' || !SIGNALS.includes(signal)) {
+    throw new TypeError(`Hub.start: redundancy.redundancySignal must be 'none', 'active', 'passive' or 'all', got ${describe(signal)}`)
+  }
+  return { factor: factor as number | 'cluster_size', mode: mode as NormalReplication['mode'], signal: signal as NormalReplication['signal'] }
+}
+
+function normalizeHotSwap(m: Record<string, unknown>): { retention: number; handover: boolean } {
+  const { handover = false } = m
+  if (typeof handover !== 'boolean') throw new TypeError(`Hub.start: migration.handover must be a boolean, got ${describe(handover)}`)
+  return { retention: ms(m.retention, 5000, 'Hub.start: migration.retention', 0), handover }
 }
 
 /** @internal Validated start options. */

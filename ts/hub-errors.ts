@@ -18,6 +18,8 @@ export type HubErrorCode =
   | 'EBADNODES'
   /** The hub is partitioned on that node (below quorum under a quorum `partition` strategy): nothing starts until quorum returns. */
   | 'EPARTITIONED'
+  /** `hub.promote()` before `cluster.start`: this node has no cluster name yet. */
+  | 'ENOTALIVE'
 
 /** A hub operation failed for one child; `code` says why. */
 export class HubError extends Error {

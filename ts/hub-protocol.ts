@@ -51,8 +51,14 @@ export interface Payloads {
    * under gossip sync `g`: the sender's copy of other members' lists, each with the version it is complete at.
    */
   Sync: { h: string; entries: WireEntry[]; last: boolean; v?: Version; g?: GossipList[] }
-  /** `orphanOf`: the children of that lost node, sent by a survivor to their new owner (so a registry entry still on that node does not block the start). */
-  Migrate: { h: string; children: WireChild[]; orphanOf?: string }
+  /**
+   * `orphanOf`: the children of that lost node, sent by a survivor to their
+   * new owner (so a registry entry still on that node does not block the
+   * start). Hot swap: `ref` asks for a `StartReply` with that ref once the
+   * children started, and `hs` carries `[id, state]` for the children whose
+   * old instance handed over a state (`init(arg, state)`).
+   */
+  Migrate: { h: string; children: WireChild[]; orphanOf?: string; ref?: number; hs?: Array<[string, Term]> }
 }
 
 /** One member's children as relayed by gossip: node `n`'s entries `e`, complete at version `v`. */
@@ -90,6 +96,7 @@ function arrayOf<T>(v: unknown, each: (x: unknown) => x is T): v is T[] {
   return Array.isArray(v) && v.every(each)
 }
 const isRef = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v)
+const isHandedState = (v: unknown): v is [string, Term] => Array.isArray(v) && v.length === 2 && isId(v[0])
 
 const CHECKS: { [K in keyof Payloads]: (p: Record<string, unknown>) => boolean } = {
   Hello: (p) => typeof p.ack === 'boolean',
@@ -104,7 +111,11 @@ const CHECKS: { [K in keyof Payloads]: (p: Record<string, unknown>) => boolean }
     arrayOf(p.entries, isEntry) &&
     (p.v === undefined || isVersion(p.v)) &&
     (p.g === undefined || arrayOf(p.g, (l): l is GossipList => isObj(l) && typeof l.n === 'string' && isVersion(l.v) && arrayOf(l.e, isEntry))),
-  Migrate: (p) => arrayOf(p.children, isChild) && (p.orphanOf === undefined || typeof p.orphanOf === 'string'),
+  Migrate: (p) =>
+    arrayOf(p.children, isChild) &&
+    (p.orphanOf === undefined || typeof p.orphanOf === 'string') &&
+    (p.ref === undefined || isRef(p.ref)) &&
+    (p.hs === undefined || arrayOf(p.hs, isHandedState)),
 }
 
 /** Decodes and validates a payload of `kind`; a string says why it is malformed. */

@@ -8,6 +8,11 @@
  * needs; see docs/hub.md), and node → ids, so a node's children are found
  * without a scan when it goes down. Each node is the only writer of its own
  * children's entries (docs/hub.md, "The registry and its consistency model").
+ *
+ * Under `replication` an id has one entry per replica node: the first is
+ * kept in the stored form's `n`/`p` (so a singularity hub's entries keep
+ * their shape and cost) and the others in `x`; each replica is written and
+ * removed only by its own node.
  * @module
  */
 import type { HubHooks } from './hub-hooks.js'
@@ -31,11 +36,25 @@ interface Stored {
   s: [string, Term[]]
   r: HubRestart
   m: Record<string, Term>
+  /** Replicas after the first (replication only). */
+  x?: Array<[string, Pid]>
   [k: string]: Term
+}
+
+/** Where one replica of a child runs. */
+export interface Loc {
+  node: string
+  pid: Pid
 }
 
 function toStored(e: RegEntry): Stored {
   return { n: e.node, p: e.pid, s: e.child.start, r: e.child.restart, m: e.child.metadata }
+}
+
+function storedWith(e: RegEntry, locs: readonly Loc[]): Stored {
+  const s: Stored = { n: locs[0]!.node, p: locs[0]!.pid, s: e.child.start, r: e.child.restart, m: e.child.metadata }
+  if (locs.length > 1) s.x = locs.slice(1).map((l) => [l.node, l.pid])
+  return s
 }
 
 function fromStored(id: string, s: Stored): RegEntry {
@@ -47,13 +66,18 @@ export class HubRegistry {
   readonly #table: Table<Stored>
   readonly #byNode = new Map<string, Set<string>>()
   readonly #loc = new Map<string, { node: string; pid: Pid }>()
+  // Replication only: every replica of an id (the first is also in #loc).
+  readonly #reps = new Map<string, Loc[]>()
   readonly #hooks: HubHooks
+  readonly #replicated: boolean
 
-  constructor(hubId: string, hooks: HubHooks) {
+  /** `replicated`: an id may have one entry per node (redundancy `replication`). */
+  constructor(hubId: string, hooks: HubHooks, replicated = false) {
     this.#table = Table.open<Stored>(`ironwood.hub:${hubId}`)
     // A hub restarted in the same process starts from an empty registry.
     this.#table.clear()
     this.#hooks = hooks
+    this.#replicated = replicated
   }
 
   /** The table's name (for docs and tests). */
@@ -61,8 +85,12 @@ export class HubRegistry {
     return this.#table.name
   }
 
-  /** Inserts or replaces `e`; fires `registryPidInsert` when the node or pid changed. */
+  /**
+   * Inserts or replaces `e`; fires `registryPidInsert` when the node or pid
+   * changed. Replicated: inserts or replaces the replica on `e.node` only.
+   */
   put(e: RegEntry): void {
+    if (this.#replicated) return this.#putReplica(e)
     const old = this.#loc.get(e.id)
     if (old !== undefined && old.node !== e.node) this.#byNode.get(old.node)?.delete(e.id)
     this.#table.set(e.id, toStored(e))
@@ -75,8 +103,44 @@ export class HubRegistry {
     }
   }
 
-  /** Removes `id` if it is registered on `node` (any node when omitted); whether it was. */
+  #putReplica(e: RegEntry): void {
+    const locs = this.#reps.get(e.id) ?? []
+    const i = locs.findIndex((l) => l.node === e.node)
+    if (i >= 0 && locs[i]!.pid.equals(e.pid)) {
+      this.#table.set(e.id, storedWith(e, locs)) // the spec may have changed
+      return
+    }
+    const next = [...locs]
+    if (i >= 0) next[i] = { node: e.node, pid: e.pid }
+    else next.push({ node: e.node, pid: e.pid })
+    this.#setReplicas(e, next)
+    let set = this.#byNode.get(e.node)
+    if (set === undefined) this.#byNode.set(e.node, (set = new Set()))
+    set.add(e.id)
+    if (this.#hooks.has('registryPidInsert')) this.#hooks.emit('registryPidInsert', { id: e.id, nodes: next.map((l) => ({ ...l })) })
+  }
+
+  #setReplicas(e: RegEntry, locs: Loc[]): void {
+    this.#table.set(e.id, storedWith(e, locs))
+    this.#reps.set(e.id, locs)
+    this.#loc.set(e.id, locs[0]!)
+  }
+
+  /** Every replica of `id` (`[]` if unknown); under singularity, at most one. */
+  locations(id: string): Loc[] {
+    if (this.#replicated) return this.#reps.get(id) ?? []
+    const l = this.#loc.get(id)
+    return l === undefined ? [] : [l]
+  }
+
+  /** The replica of `id` on `node`. */
+  locationOn(id: string, node: string): Loc | undefined {
+    return this.locations(id).find((l) => l.node === node)
+  }
+
+  /** Removes `id` if it is registered on `node` (any node when omitted); whether it was. Replicated: only that node's replica. */
   remove(id: string, node?: string): boolean {
+    if (this.#replicated) return this.#removeReplica(id, node)
     const old = this.#loc.get(id)
     if (old === undefined || (node !== undefined && old.node !== node)) return false
     this.#table.delete(id)
@@ -86,7 +150,26 @@ export class HubRegistry {
     return true
   }
 
-  /** The entry of `id`. */
+  #removeReplica(id: string, node?: string): boolean {
+    const locs = this.#reps.get(id)
+    if (locs === undefined) return false
+    const next = node === undefined ? [] : locs.filter((l) => l.node !== node)
+    if (next.length === locs.length) return false
+    for (const l of locs) if (node === undefined || l.node === node) this.#byNode.get(l.node)?.delete(id)
+    if (next.length === 0) {
+      this.#table.delete(id)
+      this.#loc.delete(id)
+      this.#reps.delete(id)
+      if (this.#hooks.has('registryPidRemove')) this.#hooks.emit('registryPidRemove', { id })
+      return true
+    }
+    const e = this.get(id)!
+    this.#setReplicas(e, next)
+    if (this.#hooks.has('registryPidInsert')) this.#hooks.emit('registryPidInsert', { id, nodes: next.map((l) => ({ ...l })) })
+    return true
+  }
+
+  /** The entry of `id` (its first replica). */
   get(id: string): RegEntry | undefined {
     const s = this.#table.get(id)
     return s === undefined ? undefined : fromStored(id, s)
@@ -95,6 +178,22 @@ export class HubRegistry {
   /** Where `id` runs (from the JS index: no native call, no decoding). */
   location(id: string): { node: string; pid: Pid } | undefined {
     return this.#loc.get(id)
+  }
+
+  /** The entries of `node`'s replicas of `ids` (absent ones skipped). */
+  entriesOn(ids: readonly string[], node: string): RegEntry[] {
+    if (!this.#replicated) return this.entries(ids).filter((e) => e.node === node)
+    const out: RegEntry[] = []
+    for (const e of this.entries(ids)) {
+      const l = this.locationOn(e.id, node)
+      if (l !== undefined) out.push({ id: e.id, node, pid: l.pid, child: e.child })
+    }
+    return out
+  }
+
+  /** Every registered id (from the JS index: no native call). */
+  ids(): IterableIterator<string> {
+    return this.#loc.keys()
   }
 
   /** The ids registered on `node`. */
@@ -140,7 +239,7 @@ export class HubRegistry {
       if (!keep.has(id) && this.remove(id, node)) changed++
     }
     for (const e of list) {
-      const old = this.location(e.id)
+      const old = this.#replicated ? this.locationOn(e.id, node) : this.location(e.id)
       if (old === undefined || old.node !== e.node || !old.pid.equals(e.pid)) {
         this.put(e)
         changed++
@@ -149,9 +248,9 @@ export class HubRegistry {
     return changed
   }
 
-  /** Removes every entry of `node` and returns them. */
+  /** Removes every entry (replicated: every replica) of `node` and returns them. */
   dropNode(node: string): RegEntry[] {
-    const list = this.entries(this.idsOn(node))
+    const list = this.entriesOn(this.idsOn(node), node)
     for (const e of list) this.remove(e.id, node)
     this.#byNode.delete(node)
     return list
@@ -166,6 +265,7 @@ export class HubRegistry {
   clear(): void {
     this.#table.clear()
     this.#loc.clear()
+    this.#reps.clear()
     this.#byNode.clear()
   }
 }

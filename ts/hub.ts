@@ -16,7 +16,7 @@ import { type SendResult, offFrame, onFrame, sendFrame } from './cluster-frames.
 import { nodes as clusterNodes } from './cluster.js'
 import { DynamicSupervisor } from './dynamic-supervisor.js'
 import { ConnectionError, TimeoutError } from './errors.js'
-import { GenServer } from './genserver.js'
+import { GenServer, startHandedOver } from './genserver.js'
 import {
   type HubChildSpec,
   type HubConfig,
@@ -33,9 +33,11 @@ import {
 import { HubError } from './hub-errors.js'
 import { VersionBook, pickRecipients } from './hub-gossip.js'
 import { Quorum } from './hub-quorum.js'
+import { collectStates, handoverFrames } from './hub-handover.js'
 import { type HubChildNodes, type HubHookHandler, type HubHookName, type HubHookOptions, HubHooks } from './hub-hooks.js'
 import { type GossipList, HubFrame, type Payloads, type WireChild, type WireEntry, type WireResult, decodePayload, encodePayload } from './hub-protocol.js'
-import { HubRegistry, type RegEntry } from './hub-registry.js'
+import { HubRegistry, type Loc, type RegEntry } from './hub-registry.js'
+import { HubReplicas } from './hub-replication.js'
 import { HubRing } from './hub-ring.js'
 import { log } from './logger.js'
 import { node as localNode } from './node.js'
@@ -46,6 +48,8 @@ import type { Term } from './terms.js'
 export type { HubChildSpec, HubConfig, HubRestart, HubStartOptions, HubStopOptions } from './hub-config.js'
 export type { ChildData, HubChildNodes, HubHookHandler, HubHookName, HubHookOptions, HubHookPayloads } from './hub-hooks.js'
 export { HubError, type HubErrorCode } from './hub-errors.js'
+export type { HubHotSwap, HubReplication } from './hub-config.js'
+export type { HubRedundancySignal, HubReplicaRole } from './hub-replication.js'
 
 /** A child and where it runs. */
 export type HubChild = HubChildNodes
@@ -101,6 +105,10 @@ interface LocalChild {
   Class: GenServerClass
   pid: Pid | null
   stopping: boolean
+  /** Hot swap: the node this child is being handed to (its old instance runs until that one has started). */
+  handingTo?: string | undefined
+  /** Hot swap: the state handed over for its first start. */
+  handedOver?: Term | undefined
 }
 
 interface PendingReq {
@@ -185,6 +193,8 @@ export class Hub {
   readonly #hooks: HubHooks
   readonly #ring: HubRing
   readonly #reg: HubRegistry
+  /** Null under `singularity`. */
+  readonly #rep: HubReplicas | null
   #sup!: DynamicSupervisor
   #self: string
   readonly #local = new Map<string, LocalChild>()
@@ -229,8 +239,9 @@ export class Hub {
     for (const [name, fn] of cfg.hooks) this.#hooks.on(name, fn as never)
     this.#self = localNode()
     this.#ring = new HubRing([this.#self])
-    this.#reg = new HubRegistry(cfg.id, this.#hooks)
+    this.#reg = new HubRegistry(cfg.id, this.#hooks, cfg.replication !== null)
     this.#quorum = new Quorum(cfg.partition, 1, Date.now())
+    this.#rep = cfg.replication === null ? null : new HubReplicas(cfg.id, cfg.replication)
   }
 
   /**
@@ -356,9 +367,26 @@ export class Hub {
     return work
   }
 
-  /** The pid of child `id`, from this node's registry (no network). */
+  /** The pid of child `id`, from this node's registry (no network); under `replication`, the active (first) replica's. */
   whereIs(id: string): Pid | undefined {
-    return this.#reg.location(id)?.pid
+    if (this.#rep === null) return this.#reg.location(id)?.pid
+    return this.#activeOf(id)?.pid
+  }
+
+  /** The active replica: on the best owner that runs one (`active_passive`), else the first registered. */
+  #activeOf(id: string): Loc | undefined {
+    const locs = this.#reg.locations(id)
+    if (locs.length <= 1 || !this.#rep!.activePassive) return locs[0]
+    for (const o of this.#rep!.owners(this.#ring, id)) {
+      const l = locs.find((x) => x.node === o)
+      if (l !== undefined) return l
+    }
+    return locs[0]
+  }
+
+  /** Every replica of `id`, as `{ node, pid }` copies. */
+  #nodesOf(id: string): Array<{ node: string; pid: Pid }> {
+    return this.#reg.locations(id).map((l) => ({ node: l.node, pid: l.pid }))
   }
 
   /** Where child `id` runs (`[]` if unknown); with `withMetadata`, also its metadata. */
@@ -368,18 +396,17 @@ export class Hub {
     this.#refreshSelf()
     if (opts?.withMetadata === true) {
       const e = this.#reg.get(id)
-      return e === undefined ? undefined : { nodes: [{ node: e.node, pid: e.pid }], metadata: e.child.metadata }
+      return e === undefined ? undefined : { nodes: this.#nodesOf(id), metadata: e.child.metadata }
     }
-    const l = this.#reg.location(id)
-    return l === undefined ? [] : [{ node: l.node, pid: l.pid }]
+    return this.#nodesOf(id)
   }
 
   /** Every child (`'global'`, from the registry, sorted by id) or this node's (`'local'`). */
   processList(scope: 'global' | 'local' = 'global'): HubChild[] {
     this.#refreshSelf()
     checkScope(scope, 'processList')
-    const entries = scope === 'global' ? this.#reg.all() : this.#reg.entries([...this.#local.keys()].sort())
-    return entries.map((e) => ({ id: e.id, nodes: [{ node: e.node, pid: e.pid }] }))
+    if (scope === 'global') return this.#reg.all().map((e) => ({ id: e.id, nodes: this.#nodesOf(e.id) }))
+    return this.#reg.entriesOn([...this.#local.keys()].sort(), this.#self).map((e) => ({ id: e.id, nodes: [{ node: e.node, pid: e.pid }] }))
   }
 
   /** `'local'`: this node's children; `'global'`: every node's, grouped by node. */
@@ -387,11 +414,13 @@ export class Hub {
     this.#refreshSelf()
     checkScope(scope, 'whichChildren')
     const byNode = new Map<string, Array<{ id: string; pid: Pid }>>()
-    const entries = scope === 'global' ? this.#reg.all() : this.#reg.entries([...this.#local.keys()].sort())
+    const entries = scope === 'global' ? this.#reg.all() : this.#reg.entriesOn([...this.#local.keys()].sort(), this.#self)
     for (const e of entries) {
-      let list = byNode.get(e.node)
-      if (list === undefined) byNode.set(e.node, (list = []))
-      list.push({ id: e.id, pid: e.pid })
+      for (const l of scope === 'global' ? this.#reg.locations(e.id) : [e]) {
+        let list = byNode.get(l.node)
+        if (list === undefined) byNode.set(l.node, (list = []))
+        list.push({ id: e.id, pid: l.pid })
+      }
     }
     return [...byNode].sort(([a], [b]) => (a < b ? -1 : 1)).map(([node, children]) => ({ node, children }))
   }
@@ -399,7 +428,7 @@ export class Hub {
   /** The whole registry of this node, sorted by id. */
   registry(): HubRegistryEntry[] {
     this.#refreshSelf()
-    return this.#reg.all().map((e) => ({ id: e.id, nodes: [{ node: e.node, pid: e.pid }], metadata: e.child.metadata }))
+    return this.#reg.all().map((e) => ({ id: e.id, nodes: this.#nodesOf(e.id), metadata: e.child.metadata }))
   }
 
   /** The children whose `metadata.tag` is `tag` (a scan of the registry). */
@@ -409,7 +438,29 @@ export class Hub {
     return this.#reg
       .all()
       .filter((e) => e.child.metadata.tag === tag)
-      .map((e) => ({ id: e.id, nodes: [{ node: e.node, pid: e.pid }] }))
+      .map((e) => ({ id: e.id, nodes: this.#nodesOf(e.id) }))
+  }
+
+  /**
+   * ProcessHub's `promote_to_node`: a hub started before `cluster.start`
+   * runs as `nonode@nohost`; promoting it files its registry entries under
+   * this node's cluster name and announces it to the connected nodes, so it
+   * joins the hub without a restart. (ironwood also does this by itself on
+   * the first event after `cluster.start`; `promote` makes it happen now.)
+   * `nodeName`, if given, must be this node's name: names come from
+   * `cluster.start`. Throws {@link HubError} `ENOTALIVE` before the cluster
+   * has started.
+   */
+  async promote(nodeName?: string): Promise<void> {
+    this.#checkAlive('promote')
+    const name = localNode()
+    if (nodeName !== undefined && typeof nodeName !== 'string') throw new TypeError(`hub.promote: nodeName must be a string, got ${typeof nodeName}`)
+    if (name === 'nonode@nohost') throw new HubError('ENOTALIVE', `hub.promote: the cluster is not started on this node (call cluster.start first)`, '')
+    if (nodeName !== undefined && nodeName !== name) {
+      throw new RangeError(`hub.promote: this node is '${name}' (its name comes from cluster.start), not '${nodeName}'`)
+    }
+    this.#refreshSelf()
+    for (const n of clusterNodes()) this._announce(n)
   }
 
   /** Whether this node's hub is running. */
@@ -463,9 +514,11 @@ export class Hub {
   }
 
   /**
-   * Leaves the hub gracefully: this node's children are stopped and handed
-   * to their new owners (cold swap), the other nodes are told, and the local
-   * supervisor stops. With no other member, the children just stop.
+   * Leaves the hub gracefully: this node's children are handed to their new
+   * owners (cold swap: stopped, then started there; hot swap: started there
+   * first, from their `handoff()` state with `handover`), the other nodes are
+   * told, and the local supervisor stops. With no other member, the children
+   * just stop. Under replication each replica goes to a free slot.
    */
   async stop(): Promise<void> {
     if (!this.#alive) return
@@ -476,18 +529,28 @@ export class Hub {
       this.#ring.remove(this.#self)
       const handOff = new Map<string, NormalChild[]>()
       for (const [id, lc] of this.#local) {
-        const to = this.#ring.owner(id)
+        const to =
+          this.#rep === null
+            ? this.#ring.owner(id)
+            : this.#rep.slotFor(
+                this.#rep.owners(this.#ring, id),
+                this.#reg.locations(id).map((l) => l.node),
+                this.#self,
+              )
         if (to !== undefined) {
           let list = handOff.get(to)
           if (list === undefined) handOff.set(to, (list = []))
           list.push(lc.child)
         }
       }
+      if (this.#cfg.hotSwap !== null && handOff.size > 0) await this.#hotMove(handOff)
       await this.#stopLocalMany([...this.#local.keys()])
       this.#flush()
-      for (const [to, list] of handOff) {
-        this.#sendChunks(to, 'Migrate', list, (children) => ({ h: this.id, children }))
-        this.#hooks.emit('forwardedMigration', { ids: list.map((c) => c.id), to })
+      if (this.#cfg.hotSwap === null) {
+        for (const [to, list] of handOff) {
+          this.#sendChunks(to, 'Migrate', list, (children) => ({ h: this.id, children }))
+          this.#hooks.emit('forwardedMigration', { ids: list.map((c) => c.id), to })
+        }
       }
       for (const n of this.#peers) this.#send(n, 'Leave', { h: this.id })
       this.#alive = false
@@ -515,15 +578,22 @@ export class Hub {
     const errors: HubChildError[] = []
     const groups = new Map<string, WireChild[]>()
     const guided = this.#cfg.guided ? o.nodes!.filter((n) => this.#ring.has(n)) : undefined
-    const owners = guided === undefined ? this.#ring.ownerMany(children.map((c) => c.id)) : []
+    const rep = this.#rep
+    const k = rep === null ? 1 : rep.factor(this.#ring.size)
+    const ids = children.map((c) => c.id)
+    // Replication: one target per replica (the ring's k best nodes).
+    const owners: string[][] =
+      guided !== undefined ? ids.map(() => guided.slice(0, k)) : rep !== null ? rep.ownersMany(this.#ring, ids) : this.#ring.ownerMany(ids).map((x) => (x === undefined ? [] : [x]))
     children.forEach((c0, i) => {
-      let target = guided === undefined ? owners[i]! : guided[0]
+      let targets = owners[i]!
       let c = c0
       if (this.#hooks.has('childDataAlter')) {
-        const altered = this.#hooks.alter({ spec: { id: c.id, start: c.start, restart: c.restart }, metadata: c.metadata, nodes: target === undefined ? [] : [target] })
+        const altered = this.#hooks.alter({ spec: { id: c.id, start: c.start, restart: c.restart }, metadata: c.metadata, nodes: [...targets] })
         c = { id: c.id, start: altered.spec.start, restart: altered.spec.restart, metadata: altered.metadata }
-        if (altered.nodes[0] !== undefined && this.#ring.has(altered.nodes[0])) target = altered.nodes[0]
+        const named = [...new Set(altered.nodes.filter((n) => this.#ring.has(n)))].slice(0, k)
+        if (named.length > 0) targets = named
       }
+      const target = targets[0]
       if (o.checkExisting) {
         const at = this.#reg.location(c.id)
         if (at !== undefined) {
@@ -535,11 +605,13 @@ export class Hub {
         errors.push({ id: c.id, node: this.#self, reason: 'bad_nodes' })
         return
       }
-      let list = groups.get(target)
-      if (list === undefined) groups.set(target, (list = []))
-      list.push(c)
+      for (const t of targets) {
+        let list = groups.get(t)
+        if (list === undefined) groups.set(t, (list = []))
+        list.push(c)
+      }
     })
-    const toStart = [...groups.values()].flat()
+    const toStart = rep === null ? [...groups.values()].flat() : [...new Map([...groups.values()].flat().map((c) => [c.id, c])).values()]
     if (toStart.length > 0) this.#hooks.emit('preChildrenStart', { children: toStart.map((c) => ({ id: c.id, start: c.start })) })
     const outcomes = await Promise.all(
       [...groups].map(async ([target, list]) => {
@@ -549,9 +621,19 @@ export class Hub {
       }),
     )
     const started: HubChild[] = []
+    // Replication: one result per replica, merged into one entry per child
+    // (a replica that failed is an error entry for its node).
+    const byId = new Map<string, HubChild>()
     for (const [target, r] of outcomes.flat()) {
-      if ('pid' in r && !('error' in r)) started.push({ id: r.id, nodes: [{ node: target, pid: r.pid }] })
-      else errors.push({ id: r.id, node: r.node ?? target, reason: (r as { error: string }).error, pid: (r as { pid?: Pid }).pid })
+      if ('pid' in r && !('error' in r)) {
+        const had = byId.get(r.id)
+        if (had !== undefined) had.nodes.push({ node: target, pid: r.pid })
+        else {
+          const one = { id: r.id, nodes: [{ node: target, pid: r.pid }] }
+          byId.set(r.id, one)
+          started.push(one)
+        }
+      } else errors.push({ id: r.id, node: r.node ?? target, reason: (r as { error: string }).error, pid: (r as { pid?: Pid }).pid })
     }
     if (toStart.length > 0) {
       this.#hooks.emit('postChildrenStart', {
@@ -572,10 +654,13 @@ export class Hub {
   /**
    * Starts children on this node (under its supervisor); one result each, in
    * order. With `check`, refuses an id registered on another node (except
-   * `lostNode`, which is gone). The children that pass the checks start in
-   * one batch request to the supervisor, not one request each.
+   * `lostNode`, which is gone; under replication another node's replica is
+   * another slot, so only a replica here already is refused). The children
+   * that pass the checks start in one batch request to the supervisor, not
+   * one request each. `states`: what a hot swap handed over, by id (given to
+   * `init(arg, handedOver)` on the first start only).
    */
-  async #startLocalMany(children: WireChild[], check: boolean, lostNode?: string): Promise<WireResult[]> {
+  async #startLocalMany(children: WireChild[], check: boolean, lostNode?: string, states?: ReadonlyMap<string, Term>): Promise<WireResult[]> {
     const results = new Array<WireResult>(children.length)
     const batch: LocalChild[] = []
     const at: number[] = []
@@ -587,7 +672,7 @@ export class Hub {
         results[i] = { id, error: 'already_started', node: this.#self, ...(mine.pid && { pid: mine.pid }) }
         continue
       }
-      if (check) {
+      if (check && this.#rep === null) {
         const where = this.#reg.location(id)
         if (where !== undefined && where.node !== this.#self && where.node !== lostNode) {
           results[i] = { id, error: 'already_started', node: where.node, pid: where.pid }
@@ -599,7 +684,7 @@ export class Hub {
         results[i] = { id, error: `start_failed: behaviour '${child.start[0]}' is not defined on ${this.#self}` }
         continue
       }
-      const lc: LocalChild = { child, Class, pid: null, stopping: false }
+      const lc: LocalChild = { child, Class, pid: null, stopping: false, handedOver: states?.get(id) }
       this.#local.set(id, lc)
       batch.push(lc)
       at.push(i)
@@ -630,7 +715,10 @@ export class Hub {
 
   /** A child's start function (the supervisor calls it again for each restart). */
   #spawnChild(lc: LocalChild): Promise<Pid> {
-    return GenServer.start(lc.Class, lc.child.start[1][0] as never).then((pid) => {
+    const arg = lc.child.start[1][0] as never
+    const state = lc.handedOver
+    lc.handedOver = undefined // a restart after a crash starts from the spec
+    return (state === undefined ? GenServer.start(lc.Class, arg) : startHandedOver(lc.Class, arg, state)).then((pid) => {
       this.#childStarted(lc, pid)
       return pid
     })
@@ -645,6 +733,7 @@ export class Hub {
     this.#reg.put(entry)
     this.#queuePut(entry)
     if (restarted) this.#hooks.emit('childPidUpdate', { id: lc.child.id, node: this.#self, pid })
+    if (this.#rep !== null) this.#rep.signal(lc.child.id, pid, this.#rep.roleOf(this.#ring, lc.child.id, this.#self))
     const proc = pid.proc
     if (proc !== null) onExit(proc, (reason) => this.#childExited(lc, pid, reason))
   }
@@ -685,14 +774,17 @@ export class Hub {
     const errors: HubChildError[] = []
     const groups = new Map<string, string[]>()
     for (const id of ids) {
-      const at = this.#local.has(id) ? this.#self : this.#reg.location(id)?.node
-      if (at === undefined) {
+      // Replication: every replica stops (each on its node).
+      const at = this.#rep !== null ? [...new Set([...(this.#local.has(id) ? [this.#self] : []), ...this.#reg.locations(id).map((l) => l.node)])] : [this.#local.has(id) ? this.#self : this.#reg.location(id)?.node]
+      if (at.length === 0 || at[0] === undefined) {
         errors.push({ id, node: this.#self, reason: 'not_found' })
         continue
       }
-      let list = groups.get(at)
-      if (list === undefined) groups.set(at, (list = []))
-      list.push(id)
+      for (const n of at as string[]) {
+        let list = groups.get(n)
+        if (list === undefined) groups.set(n, (list = []))
+        list.push(id)
+      }
     }
     const outcomes = await Promise.all(
       [...groups].map(async ([target, list]) => {
@@ -701,9 +793,15 @@ export class Hub {
       }),
     )
     const stopped: HubChild[] = []
+    const byId = new Map<string, HubChild>()
     for (const [target, r] of outcomes.flat()) {
       if ('error' in r) errors.push({ id: r.id, node: r.node ?? target, reason: r.error })
-      else stopped.push({ id: r.id, nodes: [{ node: target, pid: r.pid }] })
+      else if (byId.has(r.id)) byId.get(r.id)!.nodes.push({ node: target, pid: r.pid })
+      else {
+        const one = { id: r.id, nodes: [{ node: target, pid: r.pid }] }
+        byId.set(r.id, one)
+        stopped.push(one)
+      }
     }
     return { status: errors.length > 0 ? 'error' : 'ok', stopped, errors }
   }
@@ -742,6 +840,7 @@ export class Hub {
 
   /** Removes a local child's registry entry here and on every other node. */
   #forgetLocal(id: string): void {
+    this.#rep?.forget(id)
     if (this.#reg.remove(id, this.#self)) this.#queueDel(id)
   }
 
@@ -859,7 +958,10 @@ export class Hub {
   #acceptEntry(from: string, e: WireEntry): void {
     const id = e.c.id
     const mine = this.#local.get(id)
-    if (mine !== undefined) {
+    // Under replication another node's replica is another slot, not a
+    // duplicate; during a hot swap the new instance's entry replaces ours
+    // while ours runs out its retention.
+    if (mine !== undefined && this.#rep === null && mine.handingTo !== from) {
       if (this.#keepsMine(id, from)) {
         // The other node drops its copy by the same rule; re-announce ours.
         const entry = this.#reg.get(id)
@@ -882,7 +984,7 @@ export class Hub {
 
   /** Sends `to` this node's full list (stamped with its version) and, for gossip, its view of the other members' lists. */
   #sendSync(to: string, gossip = false): void {
-    const entries = this.#reg.entries([...this.#local.keys()]).filter((e) => e.node === this.#self)
+    const entries = this.#reg.entriesOn([...this.#local.keys()], this.#self)
     const wire = entries.map((e) => ({ c: e.child, p: e.pid }))
     const v = this.#versions.own
     const g = gossip ? this.#gossipView(to) : undefined
@@ -902,7 +1004,7 @@ export class Hub {
     for (const n of this.#peers) {
       const v = this.#versions.known(n)
       if (n === to || v === undefined) continue
-      out.push({ n, v, e: this.#reg.entries(this.#reg.idsOn(n)).map((e) => ({ c: e.child, p: e.pid })) })
+      out.push({ n, v, e: this.#reg.entriesOn(this.#reg.idsOn(n), n).map((e) => ({ c: e.child, p: e.pid })) })
     }
     return out
   }
@@ -941,6 +1043,11 @@ export class Hub {
   #replaceFrom(from: string, acc: RegEntry[], relayed = false): void {
     const keep: RegEntry[] = []
     for (const e of acc) {
+      // Under replication another node's replica is another slot, never a duplicate of ours.
+      if (this.#rep !== null || this.#local.get(e.id)?.handingTo === from) {
+        keep.push(e)
+        continue
+      }
       if (relayed && this.#local.has(e.id)) continue
       if (this.#local.has(e.id) && this.#keepsMine(e.id, from)) {
         const entry = this.#reg.get(e.id)
@@ -962,7 +1069,20 @@ export class Hub {
     else for (const n of pickRecipients([...this.#peers], gossip, Math.random)) this.#sendSync(n, true)
     // A child left on a node that no longer owns it (a start that raced a
     // membership change) moves to its owner now.
-    if (this.#locks === 0 && !this.#quorum.partitioned) void this.#serial(() => this.#rebalance('nodeup', this.#self))
+    if (this.#locks === 0 && !this.#quorum.partitioned) {
+      void this.#serial(async () => {
+        await this.#rebalance('nodeup', this.#self)
+        if (this.#rep === null) return
+        // Replication: a slot left empty (a start or a restore that failed, or
+        // a loss seen late) is filled by its owner.
+        const missing = this.#missingSlots()
+        if (missing.length > 0) {
+          await this.#startLocalMany(missing, false)
+          this.#flush()
+        }
+        this.#signalRoles()
+      })
+    }
   }
 
   // ------------------------------------------------------------- membership
@@ -1020,19 +1140,7 @@ export class Hub {
         this.#hooks.emit('postClusterLeave', { node: n })
         return
       }
-      const owners = this.#ring.ownerMany(orphans.map((e) => e.id))
-      const mine = orphans.filter((_, i) => owners[i] === this.#self).map((e) => e.child)
-      // The new owner may not have heard of a child the lost node started
-      // just before it died: every survivor sends the owners the orphans it
-      // knows of (an owner that already runs one ignores the copy).
-      const theirs = new Map<string, NormalChild[]>()
-      orphans.forEach((e, i) => {
-        const to = owners[i]
-        if (to === undefined || to === this.#self) return
-        let list = theirs.get(to)
-        if (list === undefined) theirs.set(to, (list = []))
-        list.push(e.child)
-      })
+      const { mine, theirs } = this.#rep === null ? this.#orphansTo(orphans) : this.#lostReplicas(orphans)
       for (const [to, list] of theirs) {
         this.#remember(to, list)
         this.#sendChunks(to, 'Migrate', list, (children) => ({ h: this.id, children, orphanOf: n }))
@@ -1042,10 +1150,89 @@ export class Hub {
         await this.#startLocalMany(mine, false)
         this.#flush()
       }
+      this.#signalRoles()
       this.#hooks.emit('postRedistribution', { event: 'nodedown', node: n })
       this.#unlock()
       this.#hooks.emit('postClusterLeave', { node: n })
     })
+  }
+
+  /**
+   * Singularity: a lost node's children go to their new owners. The new
+   * owner may not have heard of a child the lost node started just before it
+   * died: every survivor sends the owners the orphans it knows of (an owner
+   * that already runs one ignores the copy).
+   */
+  #orphansTo(orphans: Array<{ id: string; child: NormalChild }>): { mine: NormalChild[]; theirs: Map<string, NormalChild[]> } {
+    const owners = this.#ring.ownerMany(orphans.map((e) => e.id))
+    const mine = orphans.filter((_, i) => owners[i] === this.#self).map((e) => e.child)
+    const theirs = new Map<string, NormalChild[]>()
+    orphans.forEach((e, i) => {
+      const to = owners[i]
+      if (to === undefined || to === this.#self) return
+      let list = theirs.get(to)
+      if (list === undefined) theirs.set(to, (list = []))
+      list.push(e.child)
+    })
+    return { mine, theirs }
+  }
+
+  /**
+   * Replication: the lost node's replicas are restored on the new owner set,
+   * only in the slots that lack one (the owners holding no replica). This
+   * node starts its own missing slot and tells the others of theirs (an
+   * owner that already runs one ignores the copy).
+   */
+  #lostReplicas(lost: Array<{ id: string; child: NormalChild }>): { mine: NormalChild[]; theirs: Map<string, NormalChild[]> } {
+    const owners = this.#rep!.ownersMany(
+      this.#ring,
+      lost.map((e) => e.id),
+    )
+    const mine = this.#missingSlots()
+    const theirs = new Map<string, NormalChild[]>()
+    lost.forEach((e, i) => {
+      for (const o of owners[i]!) {
+        if (o !== this.#self && this.#reg.locationOn(e.id, o) === undefined) {
+          let list = theirs.get(o)
+          if (list === undefined) theirs.set(o, (list = []))
+          list.push(e.child)
+        }
+      }
+    })
+    return { mine, theirs }
+  }
+
+  /**
+   * Replication: the children whose replicas on live members are fewer than
+   * the factor and that this node owns but does not run. A node loss can
+   * leave a slot empty that was not the lost node's (two losses in a row:
+   * the first one's replacement was due on the second), so each owner
+   * checks every child rather than only the lost node's. A replica moving
+   * in by a hot swap is never started from its spec here: its old instance
+   * still counts until it stops.
+   */
+  #missingSlots(): NormalChild[] {
+    const rep = this.#rep!
+    const k = rep.factor(this.#ring.size)
+    const out: NormalChild[] = []
+    for (const id of this.#reg.ids()) {
+      if (this.#local.has(id)) continue
+      const locs = this.#reg.locations(id)
+      if (locs.filter((l) => this.#ring.has(l.node)).length >= k) continue
+      if (!rep.owners(this.#ring, id).includes(this.#self)) continue
+      const e = this.#reg.get(id)
+      if (e !== undefined) out.push(e.child)
+    }
+    return out
+  }
+
+  /** Replication: tells each local replica its role if a membership change flipped it. */
+  #signalRoles(): void {
+    const rep = this.#rep
+    if (rep === null) return
+    for (const [id, lc] of this.#local) {
+      if (lc.pid !== null && !lc.stopping && lc.handingTo === undefined) rep.signal(id, lc.pid, rep.roleOf(this.#ring, id, this.#self))
+    }
   }
 
   async #memberJoined(n: string): Promise<void> {
@@ -1059,27 +1246,56 @@ export class Hub {
     this.#flush()
     this.#sendSync(n)
     if (!this.#quorum.partitioned) await this.#rebalance('nodeup', n)
+    this.#signalRoles()
     this.#hooks.emit('postRedistribution', { event: 'nodeup', node: n })
     this.#unlock()
     this.#hooks.emit('postClusterJoin', { node: n })
   }
 
-  /** Cold swap: every local child this node no longer owns stops here and is handed to its owner. */
+  /**
+   * Every local child this node no longer owns moves to its owner (cold
+   * swap: stops here, then starts there; hot swap: see #hotMove). Under
+   * replication a replica moves to a free slot (an owner without one), or
+   * stops if there is none.
+   */
   async #rebalance(event: 'nodeup' | 'nodedown', n: string): Promise<void> {
     this.#refreshSelf()
-    const ids = [...this.#local.keys()]
-    const owners = this.#ring.ownerMany(ids)
+    const ids = [...this.#local.keys()].filter((id) => this.#local.get(id)!.handingTo === undefined)
     const moves = new Map<string, NormalChild[]>()
-    ids.forEach((id, i) => {
-      const to = owners[i]
-      if (to === undefined || to === this.#self) return
+    const surplus: string[] = []
+    const add = (to: string, id: string): void => {
       let list = moves.get(to)
       if (list === undefined) moves.set(to, (list = []))
       list.push(this.#local.get(id)!.child)
-    })
+    }
+    if (this.#rep === null) {
+      const owners = this.#ring.ownerMany(ids)
+      ids.forEach((id, i) => {
+        const to = owners[i]
+        if (to !== undefined && to !== this.#self) add(to, id)
+      })
+    } else {
+      const owners = this.#rep.ownersMany(this.#ring, ids)
+      ids.forEach((id, i) => {
+        const o = owners[i]!
+        if (o.length === 0 || o.includes(this.#self)) return
+        const to = this.#rep!.slotFor(
+          o,
+          this.#reg.locations(id).map((l) => l.node),
+          this.#self,
+        )
+        if (to === undefined) surplus.push(id)
+        else add(to, id)
+      })
+    }
+    if (surplus.length > 0) await this.#stopLocalMany(surplus)
     if (moves.size === 0) return
     const all = [...moves.values()].flat()
     this.#hooks.emit('preChildrenRedistribution', { event, node: n, ids: all.map((c) => c.id) })
+    if (this.#cfg.hotSwap !== null) {
+      await this.#hotMove(moves)
+      return
+    }
     await this.#stopLocalMany(all.map((c) => c.id))
     for (const [to, list] of moves) {
       if (this.#sendChunks(to, 'Migrate', list, (children) => ({ h: this.id, children }))) {
@@ -1103,8 +1319,11 @@ export class Hub {
     }
     // Orphans of a lost node are started unless they already run somewhere
     // else (their entry may still name the lost node here: that one is ignored).
-    void this.#startLocalMany(p.children, p.orphanOf !== undefined, p.orphanOf).then((results) => {
+    const states = p.hs === undefined ? undefined : new Map(p.hs)
+    void this.#startLocalMany(p.children, p.orphanOf !== undefined, p.orphanOf, states).then((results) => {
       this.#flush()
+      // Hot swap: the old node stops its instances once it has this answer.
+      if (p.ref !== undefined) this.#send(from, 'StartReply', { h: this.id, ref: p.ref, results })
       const ids = results.filter((r) => !('error' in r)).map((r) => r.id)
       for (const r of results) if ('error' in r && r.error !== 'already_started') log({ level: 'error', message: `hub ${this.id}: migrated child ${r.id} from ${from} failed to start: ${r.error}` })
       if (ids.length > 0) this.#hooks.emit('childrenMigrated', { node: from, ids })
@@ -1199,6 +1418,82 @@ export class Hub {
       this.#lockWaiters = []
       for (const w of waiters) w()
     }
+  }
+
+  /**
+   * Hot swap: the moving children's new instances start on their new owners
+   * while the old ones run on; with `handover`, each new one starts from its
+   * old one's `handoff()` state. An old instance stops once its new owner
+   * has answered, or `retention` ms after the migration began. A child whose
+   * new owner could not start it (or went away) stays here.
+   */
+  async #hotMove(moves: Map<string, NormalChild[]>): Promise<void> {
+    const { retention, handover } = this.#cfg.hotSwap!
+    const began = Date.now()
+    for (const [to, list] of moves) for (const c of list) this.#local.get(c.id)!.handingTo = to
+    const all = [...moves.values()].flat()
+    const states = handover ? await collectStates(this.id, all.map((c) => ({ id: c.id, pid: this.#local.get(c.id)?.pid ?? null })), retention) : new Map<string, Term>()
+    const waits: Array<Promise<{ to: string; results: WireResult[] }>> = []
+    for (const [to, list] of moves) {
+      for (const frame of handoverFrames(this.id, list, states, () => this.#nextRef++)) {
+        waits.push(this.#handOver(to, frame, Math.max(0, retention - (Date.now() - began))).then((results) => ({ to, results })))
+      }
+    }
+    const stop: string[] = []
+    for (const { to, results } of await Promise.all(waits)) {
+      const gone: string[] = []
+      for (const r of results) {
+        const lc = this.#local.get(r.id)
+        if (lc === undefined) continue
+        // Started there (or already running there), or no answer within the
+        // retention from a node still connected: the old instance stops.
+        if (!('error' in r) || r.error === 'already_started' || (r.error === 'timeout' && this.#peers.has(to))) stop.push(r.id)
+        else {
+          lc.handingTo = undefined
+          gone.push(r.id)
+          log({ level: 'warn', message: `hub ${this.id}: ${r.id} could not move to ${to} (${r.error}); it stays on ${this.#self}` })
+          // The new owner's entry may have replaced ours meanwhile.
+          if (lc.pid !== null) {
+            const e: RegEntry = { id: r.id, node: this.#self, pid: lc.pid, child: lc.child }
+            this.#reg.put(e)
+            this.#queuePut(e)
+          }
+        }
+      }
+      const moved = results.map((r) => r.id).filter((id) => !gone.includes(id))
+      if (moved.length > 0) {
+        // Kept until the new owner's entry arrives, as for a cold move (its loss before then hands them back).
+        this.#remember(
+          to,
+          moved.map((id) => this.#local.get(id)?.child).filter((c): c is NormalChild => c !== undefined),
+        )
+        this.#hooks.emit('forwardedMigration', { ids: moved, to })
+      }
+    }
+    await this.#stopLocalMany(stop)
+  }
+
+  /** Sends one hot-swap Migrate frame and resolves with the new owner's results (an error per child for no answer within `wait` ms or a lost node). */
+  #handOver(to: string, frame: Payloads['Migrate'], wait: number): Promise<WireResult[]> {
+    const ids = frame.children.map((c) => c.id)
+    return new Promise<WireResult[]>((resolve) => {
+      let sent = this.#send(to, 'Migrate', frame)
+      if (sent === 'toolarge' && frame.hs !== undefined) {
+        log({ level: 'error', message: `hub ${this.id}: the handed-over state of ${ids.join(', ')} exceeds the frame limit; moving without it` })
+        const { hs: _dropped, ...bare } = frame
+        sent = this.#send(to, 'Migrate', bare)
+      }
+      if (sent !== 'ok') {
+        resolve(ids.map((id) => ({ id, error: 'noconnection', node: to })))
+        return
+      }
+      const ref = frame.ref!
+      const timer = setTimeout(() => {
+        this.#pending.delete(ref)
+        resolve(ids.map((id) => ({ id, error: 'timeout', node: to })))
+      }, wait)
+      this.#pending.set(ref, { node: to, ids, resolve, timer })
+    })
   }
 
   // ------------------------------------------------------------- locking

@@ -1,0 +1,194 @@
+// Replication in the hub across real node processes: each child runs on the
+// ring's `factor` best nodes, exactly one replica is active (active_passive)
+// after any sequence of joins and SIGKILLs, and a lost node's replicas are
+// restored on the new owner set (only the missing slots start).
+import { fileURLToPath } from 'node:url'
+
+import { Hub, HubRing } from 'ironwood'
+import { beforeAll, describe, expect, it } from 'vitest'
+
+import { type TestNode, clusterSuite, forkPeer, waitFor } from './cluster-harness.js'
+
+const FIXTURE = fileURLToPath(new URL('./fixtures/hub-node.mjs', import.meta.url))
+const COOKIE = 'hubrep-cookie'
+const FACTOR = 2
+const CONFIG = {
+  id: 'replicated',
+  redundancy: { strategy: 'replication', factor: FACTOR, mode: 'active_passive' },
+  sync: { strategy: 'pubsub', interval: 1000 },
+  discoverInterval: 1000,
+}
+const N = 60
+
+type Replicas = Array<[id: string, nodes: Array<[node: string, pid: string]>]>
+type CounterRow = [id: string, pid: string, value: number, mode: 'active' | 'passive' | null, handed: boolean]
+
+clusterSuite('tester', COOKIE)
+
+const spec = (id: string): { id: string; start: [string, unknown[]] } => ({ id, start: ['counter', [null]] })
+const ids = (n: number, prefix = 'meter'): string[] => Array.from({ length: n }, (_, i) => `${prefix}:${i}`)
+
+async function startNode(name: string): Promise<TestNode> {
+  const n = await forkPeer(FIXTURE, COOKIE, name)
+  await n.call('startHub', { config: CONFIG })
+  return n
+}
+
+/**
+ * Waits until the hub has settled on `live`: every registry identical, each
+ * child's replicas exactly on the ring's FACTOR owners (of the live members)
+ * and really running there with the registered pid, and exactly one replica
+ * told 'active' — the one on the best owner. Returns the agreed registry.
+ */
+async function settled(live: TestNode[], expectIds: string[], timeout = 30_000): Promise<Replicas> {
+  const ring = new HubRing(live.map((n) => n.name))
+  let last = ''
+  let agreed: Replicas = []
+  try {
+    await waitFor(
+      'the replicated hub to settle',
+      async () => {
+        const regs: Replicas[] = await Promise.all(live.map((n) => n.call('replicas')))
+        const rows: CounterRow[][] = await Promise.all(live.map((n) => n.call('counters')))
+        const first = JSON.stringify(regs[0]!.map(([id, ns]) => [id, [...ns].sort()]))
+        if (!regs.every((r) => JSON.stringify(r.map(([id, ns]) => [id, [...ns].sort()])) === first)) return (last = 'registries differ'), false
+        if (JSON.stringify(regs[0]!.map((e) => e[0])) !== JSON.stringify([...expectIds].sort())) return (last = `ids differ (${regs[0]!.length} vs ${expectIds.length})`), false
+        const running = new Map<string, string>() // `${id} ${node}` -> `${pid} ${mode}`
+        rows.forEach((list, i) => {
+          for (const [id, pid, , mode] of list) running.set(`${id} ${live[i]!.name}`, `${pid} ${mode}`)
+        })
+        let replicas = 0
+        for (const [id, nodes] of regs[0]!) {
+          const owners = ring.owners(id, FACTOR)
+          const on = nodes.map(([n]) => n).sort()
+          if (JSON.stringify(on) !== JSON.stringify([...owners].sort())) return (last = `${id} on ${on.join(',')}, owners ${owners.join(',')}`), false
+          for (const [n, pid] of nodes) {
+            const mode = n === owners[0] ? 'active' : 'passive'
+            if (running.get(`${id} ${n}`) !== `${pid} ${mode}`) return (last = `${id} on ${n}: registered ${pid} ${mode}, runs ${running.get(`${id} ${n}`)}`), false
+            replicas++
+          }
+        }
+        if (running.size !== replicas) return (last = `${running.size} replicas running, ${replicas} registered`), false
+        agreed = regs[0]!
+        return true
+      },
+      timeout,
+    )
+  } catch (error) {
+    throw new Error(`${(error as Error).message}: ${last}`)
+  }
+  return agreed
+}
+
+/** Counts the replicas told 'active' per child across `live` (must be exactly one each). */
+async function activeCounts(live: TestNode[]): Promise<Map<string, number>> {
+  const rows: CounterRow[][] = await Promise.all(live.map((n) => n.call('counters')))
+  const count = new Map<string, number>()
+  for (const list of rows) for (const [id, , , mode] of list) count.set(id, (count.get(id) ?? 0) + (mode === 'active' ? 1 : 0))
+  return count
+}
+
+describe('replication: bad options', () => {
+  it('refuses a bad factor, mode or signal with a TypeError naming the field', async () => {
+    const bad = async (redundancy: unknown): Promise<unknown> => Hub.start({ id: 'bad', redundancy } as never).then(
+      () => 'started',
+      (e: unknown) => e,
+    )
+    for (const factor of [0, -1, 1.5, '2', null, 'all']) {
+      const e = await bad({ strategy: 'replication', factor })
+      expect(e).toBeInstanceOf(TypeError)
+      expect((e as Error).message).toMatch(/redundancy\.factor/)
+    }
+    const mode = await bad({ strategy: 'replication', factor: 2, mode: 'primary' })
+    expect(mode).toBeInstanceOf(TypeError)
+    expect((mode as Error).message).toMatch(/redundancy\.mode/)
+    const signal = await bad({ strategy: 'replication', mode: 'active_passive', redundancySignal: 'some' })
+    expect(signal).toBeInstanceOf(TypeError)
+    expect((signal as Error).message).toMatch(/redundancy\.redundancySignal/)
+    const strategy = await bad({ strategy: 'mirrored' })
+    expect(strategy).toBeInstanceOf(TypeError)
+    expect((strategy as Error).message).toMatch(/redundancy\.strategy/)
+  })
+})
+
+describe('replication (factor 2, active_passive) on a real cluster', { timeout: 120_000 }, () => {
+  let a: TestNode
+  let b: TestNode
+  let c: TestNode
+
+  beforeAll(async () => {
+    ;[a, b, c] = await Promise.all([startNode('a'), startNode('b'), startNode('c')])
+    await waitFor('three hub members', async () => (await Promise.all([a, b, c].map((n) => n.call('hubNodes')))).every((m: string[]) => m.length === 3), 20_000)
+  }, 60_000)
+
+  it("places every child's replicas on the ring's 2 owners, with exactly one active (the best owner's)", async () => {
+    const r = await b.call('start', { specs: ids(N).map(spec) })
+    expect(r.status).toBe('ok')
+    expect(r.errors).toEqual([])
+    expect(r.started).toHaveLength(N)
+    const ring = new HubRing([a, b, c].map((n) => n.name))
+    // The awaited result already names both replicas.
+    for (const s of r.started as Array<{ id: string; nodes: Array<{ node: string }> }>) {
+      expect(s.nodes.map((n) => n.node).sort()).toEqual(ring.owners(s.id, FACTOR).sort())
+    }
+    const reg = await settled([a, b, c], ids(N))
+    expect(reg.every(([, nodes]) => nodes.length === FACTOR)).toBe(true)
+    // whereIs answers the active replica, from any node.
+    const id = ids(N)[3]!
+    const active = reg.find(([x]) => x === id)![1].find(([n]) => n === ring.owners(id, FACTOR)[0])!
+    expect(await c.call('whereIs', { child: id })).toBe(active[1])
+    // A duplicate is refused with the running copy's location.
+    const dup = await a.call('startOne', { spec: spec(id) })
+    expect(dup).toMatchObject({ ok: false, code: 'EALREADYSTARTED' })
+  })
+
+  it('restores the replica count after a SIGKILL: only the missing slots start, one active each', async () => {
+    const before = new Map((await a.call('replicas')) as Replicas)
+    c.child.kill('SIGKILL')
+    const reg = await settled([a, b], ids(N))
+    // With two members left, both hold a replica of everything; the replicas
+    // that were already on a or b kept their pid (they did not restart).
+    let kept = 0
+    for (const [id, nodes] of reg) {
+      for (const [n, pid] of nodes) {
+        const old = before.get(id)!.find(([m]) => m === n)
+        if (old !== undefined) {
+          expect(pid).toBe(old[1])
+          kept++
+        }
+      }
+    }
+    expect(kept).toBe(N * FACTOR - [...before.values()].flat().filter(([n]) => n === c.name).length)
+    const counts = await activeCounts([a, b])
+    expect([...counts.values()].every((x) => x === 1)).toBe(true)
+  })
+
+  it('keeps exactly one active replica per child through joins and SIGKILLs (5 nodes at most)', async () => {
+    const d = await startNode('d')
+    const e = await startNode('e')
+    let live = [a, b, d, e]
+    await settled(live, ids(N))
+    // Grow to five, start more children meanwhile, then lose two.
+    const f = await startNode('f')
+    live = [a, b, d, e, f]
+    const more = await a.call('start', { specs: ids(20, 'late').map(spec) })
+    expect(more.errors).toEqual([])
+    const all = [...ids(N), ...ids(20, 'late')]
+    await settled(live, all)
+    let counts = await activeCounts(live)
+    expect(counts.size).toBe(all.length)
+    expect([...counts.values()].every((x) => x === 1)).toBe(true)
+    d.child.kill('SIGKILL')
+    b.child.kill('SIGKILL')
+    live = [a, e, f]
+    await settled(live, all)
+    counts = await activeCounts(live)
+    expect(counts.size).toBe(all.length)
+    expect([...counts.values()].every((x) => x === 1)).toBe(true)
+    // Stopping a replicated child stops every replica.
+    const stopped = await e.call('stop', { ids: ['late:0'] })
+    expect(stopped.status).toBe('ok')
+    expect(stopped.stopped[0].nodes).toHaveLength(FACTOR)
+    await settled(live, all.filter((x) => x !== 'late:0'))
+  })
+})
