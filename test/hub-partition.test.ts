@@ -8,7 +8,9 @@ import { fileURLToPath } from 'node:url'
 import { Hub, HubRing } from 'ironwood'
 import { afterEach, describe, expect, it } from 'vitest'
 
-import { type TestNode, clusterSuite, forkPeer, killAll, waitFor } from './cluster-harness.js'
+import { node } from 'ironwood'
+
+import { type TestNode, clusterSuite, forkNode, forkPeer, killAll, waitFor } from './cluster-harness.js'
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/hub-node.mjs', import.meta.url))
 const COOKIE = 'partition-cookie'
@@ -196,6 +198,28 @@ describe('hub partitions on real clusters', { timeout: 120_000 }, () => {
 
     await heal([c])
     await waitMembers(nodes)
+    await settled(nodes, all)
+  })
+
+  it('a split that outlasts the transport\'s reconnection still heals: the hub re-dials the members it lost', async () => {
+    // reconnectFor 300 ms: the transport gives up on the lost peers long before the split ends.
+    const nodes: TestNode[] = []
+    for (let i = 0; i < 3; i++) nodes.push(await forkNode(FIXTURE, { name: `p${++seq}`, cookie: COOKIE, seeds: [node()], reconnectFor: 300 }))
+    await Promise.all(nodes.map((n) => n.call('startHub', { config: { ...BASE } })))
+    await waitMembers(nodes)
+    const [a, b, c] = nodes as [TestNode, TestNode, TestNode]
+    const all = ids(30)
+    expect((await a.call('start', { specs: all.map(spec) })).status).toBe('ok')
+    await settled(nodes, all)
+
+    await split([c], [a, b])
+    await waitMembers([c])
+    await waitMembers([a, b])
+    // Past every dial the transport started (each may wait up to its 5 s handshake timeout).
+    await new Promise((r) => setTimeout(r, 7000))
+    // Traffic flows again, but nobody dials at once: only the hubs' periodic re-dial (discoverInterval 1 s) reconnects.
+    await c.call('faultUnblock', { redial: false })
+    await waitMembers(nodes, 30_000)
     await settled(nodes, all)
   })
 

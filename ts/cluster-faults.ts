@@ -24,9 +24,11 @@ export interface ClusterFaults {
   /**
    * Restores traffic with `nodes` (all blocked nodes when omitted) and dials
    * any that is not connected, so the link heals at once whatever the
-   * split's length. Returns the nodes that were blocked.
+   * split's length; with `{ redial: false }` it only restores traffic, and
+   * the transport's reconnection (or the hub's re-dial of lost members)
+   * must bring the peer back. Returns the nodes that were blocked.
    */
-  unblock(nodes?: string | string[]): string[]
+  unblock(nodes?: string | string[], options?: { redial?: boolean }): string[]
   /** The nodes currently blocked, sorted. */
   blocked(): string[]
 }
@@ -53,11 +55,13 @@ export function createFaults(handle: () => Handle | undefined): ClusterFaults {
         if (error != null) throw new TypeError(`cluster.faults.block(${n}): ${error}`)
       }
     },
-    unblock(nodes) {
+    unblock(nodes, options) {
+      const redial = options?.redial ?? true
+      if (typeof redial !== 'boolean') throw new TypeError('cluster.faults.unblock: options.redial must be a boolean')
       const h = handle()
       if (h === undefined) return []
       const list = nodes === undefined ? h.blocked() : names(nodes, 'cluster.faults.unblock')
-      return list.filter((n) => h.unblock(n))
+      return list.filter((n) => h.unblock(n, redial))
     },
     blocked() {
       return handle()?.blocked() ?? []

@@ -51,6 +51,8 @@ export interface ClusterOptions {
   heartbeatInterval?: number
   /** Milliseconds of silence after which a peer is declared down. Default 3000; must exceed the interval. */
   heartbeatTimeout?: number
+  /** Milliseconds to keep trying to reconnect to a peer lost to a fault (backoff up to 5 s). Default 60000; 0 disables. */
+  reconnectFor?: number
 }
 
 interface NativeOutcome {
@@ -135,6 +137,7 @@ function checkOptions(options: ClusterOptions): Parameters<InstanceType<typeof n
   if ((timeout ?? 3000) <= (interval ?? 1000)) {
     throw new RangeError('cluster.start: heartbeatTimeout must be greater than heartbeatInterval')
   }
+  const reconnectFor = options.reconnectFor === 0 ? 0 : checkMs(options.reconnectFor, 'reconnectFor')
   return {
     name,
     host,
@@ -144,6 +147,7 @@ function checkOptions(options: ClusterOptions): Parameters<InstanceType<typeof n
     ...(tls !== undefined && { tlsCert: tls.cert, tlsKey: tls.key, tlsCa: tls.ca }),
     ...(interval !== undefined && { heartbeatIntervalMs: interval }),
     ...(timeout !== undefined && { heartbeatTimeoutMs: timeout }),
+    ...(reconnectFor !== undefined && { reconnectForMs: reconnectFor }),
   }
 }
 
@@ -257,6 +261,15 @@ async function connect(nodeName: string): Promise<boolean> {
 function disconnect(nodeName: string): boolean {
   checkNodeName(nodeName, 'cluster.disconnect')
   return running !== undefined && state === 'running' && running.handle.disconnect(nodeName)
+}
+
+/**
+ * @internal Dials `nodeName` in the background and ignores the outcome (no
+ * log): the hub's periodic re-dial of members it lost (docs/hub.md).
+ */
+export function redial(nodeName: string): void {
+  if (running === undefined || state !== 'running') return
+  running.handle.connect(nodeName).catch(() => {})
 }
 
 /** The connected nodes (authenticated, not down), this node excluded, sorted. `[]` before start. */

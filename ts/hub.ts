@@ -13,7 +13,7 @@
  */
 import { addListener, removeListener } from './cluster-events.js'
 import { type SendResult, offFrame, onFrame, sendFrame } from './cluster-frames.js'
-import { nodes as clusterNodes } from './cluster.js'
+import { nodes as clusterNodes, redial } from './cluster.js'
 import { DynamicSupervisor } from './dynamic-supervisor.js'
 import { ConnectionError, TimeoutError } from './errors.js'
 import { GenServer, startHandedOver } from './genserver.js'
@@ -98,6 +98,8 @@ const running = new Map<string, Hub>()
 const LANE = 7
 /** Children per Start/Update/Sync/Migrate frame: far below the 8 MiB frame limit. */
 const CHUNK = 5000
+/** How long a member lost to a fault is re-dialed (every discoverInterval) before it is given up: an hour. */
+const LOST_REDIAL_MS = 3_600_000
 
 interface LocalChild {
   child: NormalChild
@@ -230,6 +232,10 @@ export class Hub {
   // Registry versions per writer (docs/hub.md, Gossip): stamped on this
   // node's updates and full lists, checked on relayed lists.
   readonly #versions = new VersionBook(Date.now())
+  // Members lost to a fault (not a graceful leave), with when: re-dialed every
+  // discoverInterval for LOST_REDIAL_MS, so a split that outlasts the
+  // transport's own reconnection (reconnectFor) still heals.
+  readonly #lostMembers = new Map<string, number>()
 
   /** Use {@link Hub.start}. */
   private constructor(cfg: NormalConfig) {
@@ -1093,7 +1099,13 @@ export class Hub {
   }
 
   #discover(): void {
-    for (const n of clusterNodes()) if (!this.#peers.has(n)) this._announce(n)
+    const connected = clusterNodes()
+    for (const n of connected) if (!this.#peers.has(n)) this._announce(n)
+    const now = Date.now()
+    for (const [n, t] of this.#lostMembers) {
+      if (now - t > LOST_REDIAL_MS) this.#lostMembers.delete(n)
+      else if (!connected.includes(n)) redial(n)
+    }
   }
 
   /** @internal */
@@ -1101,6 +1113,7 @@ export class Hub {
     if (!p.ack) this.#send(from, 'Hello', { h: this.id, ack: true })
     if (this.#peers.has(from)) return
     this.#peers.add(from)
+    this.#lostMembers.delete(from)
     void this.#serial(() => this.#memberJoined(from))
     this.#quorumStep(() => this.#quorum.memberUp(from, this.#peers.size + 1, Date.now()))
   }
@@ -1123,6 +1136,8 @@ export class Hub {
     this.#syncIn.delete(n)
     this.#versions.forget(n)
     const wasPeer = this.#peers.delete(n)
+    if (why === 'leave') this.#lostMembers.delete(n)
+    else if (wasPeer) this.#lostMembers.set(n, Date.now())
     if (wasPeer) this.#quorumStep(() => this.#quorum.memberDown(n, this.#peers.size + 1, Date.now(), why === 'leave'))
     void this.#serial(async () => {
       if (!this.#ring.has(n) || n === this.#self) return

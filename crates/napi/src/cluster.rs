@@ -44,6 +44,8 @@ pub struct ClusterConfig {
     pub heartbeat_interval_ms: Option<u32>,
     /// Milliseconds of silence before a peer is down.
     pub heartbeat_timeout_ms: Option<u32>,
+    /// Milliseconds to keep reconnecting to a lost peer (0 disables).
+    pub reconnect_for_ms: Option<u32>,
 }
 
 /// The result of `start` or `connect`: `error` is absent on success and
@@ -198,6 +200,9 @@ fn node_config(c: ClusterConfig) -> Result<(NodeConfig, Vec<String>)> {
     }
     if let Some(ms) = c.heartbeat_timeout_ms {
         cfg.heartbeat_timeout = Duration::from_millis(ms.into());
+    }
+    if let Some(ms) = c.reconnect_for_ms {
+        cfg.reconnect_for = Duration::from_millis(ms.into());
     }
     Ok((cfg, seeds))
 }
@@ -684,14 +689,14 @@ impl ClusterNode {
         running.block(&node).err().map(|e| e.to_string())
     }
 
-    /// Restores traffic with `node` (and dials it if not connected);
-    /// whether it was blocked.
+    /// Restores traffic with `node` (and, unless `redial` is false, dials
+    /// it if not connected); whether it was blocked.
     #[napi]
-    pub fn unblock(&self, node: String) -> bool {
+    pub fn unblock(&self, node: String, redial: Option<bool>) -> bool {
         let running = lock(&self.running).as_ref().map(|r| Arc::clone(&r.node));
         running.is_some_and(|n| {
             let _rt = transport::runtime().enter();
-            n.unblock(&node)
+            n.unblock(&node, redial.unwrap_or(true))
         })
     }
 

@@ -201,8 +201,8 @@ async fn a_blocked_peer_is_cut_off_below_quic_and_comes_back_when_unblocked() {
     assert!(!b.nodes().contains(&a.name().to_owned()));
 
     // Restored: a redials at once and both see the other up again.
-    assert!(a.unblock(b.name()));
-    assert!(!a.unblock(b.name()));
+    assert!(a.unblock(b.name(), true));
+    assert!(!a.unblock(b.name(), true));
     assert!(a.blocked().is_empty());
     assert_eq!(next_about(&mut ea, b.name()).await, up(b.name()));
     assert_eq!(next_about(&mut eb, a.name()).await, up(a.name()));

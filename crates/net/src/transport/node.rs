@@ -863,11 +863,12 @@ impl Node {
     }
 
     /// Undoes [`Node::block`] for `node`; returns whether it was blocked.
-    /// If the peer is not connected, dials it at once (the normal
-    /// reconnection may have given up during a long split), so a healed
-    /// link is back as soon as a handshake completes. Must be called
-    /// inside the runtime.
-    pub fn unblock(&self, node: &str) -> bool {
+    /// With `redial`, if the peer is not connected, dials it at once (the
+    /// normal reconnection may have given up during a long split), so a
+    /// healed link is back as soon as a handshake completes; without, only
+    /// whatever reconnection is still running (or the application) brings
+    /// it back. Must be called inside the runtime.
+    pub fn unblock(&self, node: &str, redial: bool) -> bool {
         let Some(addrs) = lock(&self.shared.blocked).remove(node) else {
             return false;
         };
@@ -883,7 +884,7 @@ impl Node {
             "{}: fault injection: traffic with {node} restored",
             self.shared.name
         );
-        if !self.shared.is_stopped() && !self.shared.is_connected(node) {
+        if redial && !self.shared.is_stopped() && !self.shared.is_connected(node) {
             let shared = self.shared.clone();
             let peer = node.to_owned();
             tokio::spawn(async move {
