@@ -199,6 +199,11 @@ export class NodeRequest {
     return Promise.resolve(copy.buffer)
   }
 
+  /** `console.log(req)` shows what a real Request shows (building it). */
+  [Symbol.for('nodejs.util.inspect.custom')](_depth: number, options: object, inspect: (value: unknown, options: object) => string): string {
+    return inspect(this._request, options)
+  }
+
   /** The real `Request`, built on first use with the same URL, method, headers, body and signal. */
   get _request(): Request {
     if (this.#request === undefined) {

@@ -173,6 +173,11 @@ export class FastResponse {
     return Promise.resolve(bytes.buffer as ArrayBuffer)
   }
 
+  /** `console.log(res)` shows what a real Response shows (building it). */
+  [Symbol.for('nodejs.util.inspect.custom')](_depth: number, options: object, inspect: (value: unknown, options: object) => string): string {
+    return inspect(this._response, options)
+  }
+
   /** The real `Response`, built on first use from the same status, headers and body. */
   get _response(): Response {
     if (this.#native === undefined) {
