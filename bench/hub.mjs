@@ -15,6 +15,11 @@
 //                      has restarted its share of the dead node's children
 //                      (postRedistribution), beside starting that many
 //                      children locally (the floor of any restart)
+//   stop N             hub.stopChildren of the same N, beside the local
+//                      DynamicSupervisor's stop() of its N
+//   queued stops       N terminateChild requests queued at once in one
+//                      DynamicSupervisor, per child at 100,000 beside 10,000
+//                      (equal means linear; each used to scan the mailbox)
 //   whereIs            lookups/s of random ids on a (native registry table)
 //                      beside Map.get of a JS Map id -> pid
 //
@@ -107,11 +112,29 @@ if (asNode) {
   const ids = (n, p) => Array.from({ length: n }, (_, i) => `${p}:${i}`)
   const specs = (list) => list.map((id) => ({ id, start: ['device', [id]] }))
 
-  // Baseline: N GenServers under one local DynamicSupervisor.
+  // Baseline: N GenServers under one local DynamicSupervisor, one
+  // startChild each (as a user would write it); `stopMs` is its stop().
+  let lastLocalStopMs = 0
   async function localStart(n) {
     const sup = await DynamicSupervisor.start({ maxRestarts: 100, maxSeconds: 4 })
     const t0 = performance.now()
     await Promise.all(Array.from({ length: n }, (_, i) => sup.startChild({ start: () => GenServer.start(Device, i) })))
+    const ms = performance.now() - t0
+    const s0 = performance.now()
+    await sup.stop()
+    lastLocalStopMs = performance.now() - s0
+    return ms
+  }
+
+  // terminateChild of every child at once (n requests queued in the
+  // supervisor's mailbox): the cost per child at 10,000 and at 100,000. Each
+  // stop used to scan the whole mailbox (quadratic); equal costs per child
+  // mean linear.
+  async function queuedStops(n) {
+    const sup = await DynamicSupervisor.start({ maxRestarts: 100, maxSeconds: 4 })
+    const started = await sup.startChildren(Array.from({ length: n }, (_, i) => ({ start: () => GenServer.start(Device, i) })))
+    const t0 = performance.now()
+    await Promise.all(started.map((r) => sup.terminateChild(r.pid)))
     const ms = performance.now() - t0
     await sup.stop()
     return ms
@@ -130,13 +153,19 @@ if (asNode) {
     const r = await hub.startChildren(specs(list), { timeout: 120_000 })
     const ms = performance.now() - t0
     if (r.status !== 'ok') throw new Error(`start ${n}: ${r.errors.length} errors, first ${JSON.stringify(r.errors[0])}`)
-    startFigures.push({ n, ms, base })
+    const baseStop = lastLocalStopMs
     log(`start ${fmt(n)}: ${fmt(ms)} ms (local DynamicSupervisor ${fmt(base)} ms)`)
     const s0 = performance.now()
     await hub.stopChildren(list, { timeout: 120_000 })
-    log(`stop ${fmt(n)}: ${fmt(performance.now() - s0)} ms`)
+    const stopMs = performance.now() - s0
+    startFigures.push({ n, ms, base, stopMs, baseStop })
+    log(`stop ${fmt(n)}: ${fmt(stopMs)} ms (local DynamicSupervisor.stop ${fmt(baseStop)} ms)`)
     await until('registry empty', () => hub.processList().length === 0)
   }
+
+  const stops10k = await queuedStops(10_000)
+  const stops100k = await queuedStops(100_000)
+  log(`terminateChild × 10,000 queued: ${fmt(stops10k)} ms; × 100,000: ${fmt(stops100k)} ms`)
 
   // 10,000 children for the lookups, the join and the kill.
   const N = 10_000
@@ -214,6 +243,11 @@ if (asNode) {
     row(`startChildren ${fmt(s.n)}, 3 nodes (ms)`, fmt(s.ms), `local DynamicSupervisor, ${fmt(s.n)} GenServers`, fmt(s.base), `${fmt(s.ms / s.base, 2)}×`,
       s.n === 100_000 ? '≤ 5,000 ms' : '', s.n === 100_000 ? yes(s.ms <= 5000) : '')
   }
+  for (const s of startFigures) {
+    row(`stopChildren ${fmt(s.n)}, 3 nodes (ms)`, fmt(s.stopMs), `local DynamicSupervisor.stop, ${fmt(s.n)} children`, fmt(s.baseStop), `${fmt(s.stopMs / s.baseStop, 2)}×`, '', '')
+  }
+  row('terminateChild × 100,000 queued at once (µs per child)', fmt((stops100k * 1000) / 100_000, 1), 'the same × 10,000 (µs per child)', fmt((stops10k * 1000) / 10_000, 1),
+    `${fmt(stops100k / 10 / stops10k, 2)}×`, 'linear (≈ 1×)', '')
   const ideal = N / 4
   row('children moved on a join, 3 → 4 nodes', `${fmt(moved)} of ${fmt(N)}`, 'ideal 1/N', fmt(ideal), `${fmt(moved / ideal, 2)}× 1/N`, '≤ 1.2× 1/N', yes(moved <= 1.2 * ideal))
   for (const k of kills) {
