@@ -217,18 +217,23 @@ export class ServerRuntime {
 
   constructor(
     readonly Class: new () => GenServer,
-    readonly arg: unknown,
+    public arg: unknown,
     readonly proc: Process,
-    private readonly onStarted: (pid: Pid) => void,
-    private readonly onFailed: (err: unknown) => void,
+    private onStarted: ((pid: Pid) => void) | null,
+    private onFailed: ((err: unknown) => void) | null,
   ) {}
 
   settleStart(err: unknown): void {
     if (this.started) return
     this.started = true
     if (this.startTimer !== null) clearTimeout(this.startTimer)
-    if (err === NONE) this.onStarted(this.proc.pid)
-    else this.onFailed(err)
+    const started = this.onStarted!
+    const failed = this.onFailed!
+    // A long-lived server need not keep its starter's promise functions.
+    this.onStarted = null
+    this.onFailed = null
+    if (err === NONE) started(this.proc.pid)
+    else failed(err)
   }
 }
 
@@ -473,10 +478,14 @@ async function runTerminate(server: GenServer, reason: ExitReason, pid: Pid): Pr
   }
 }
 
-async function serverMain(self: ProcessContext): Promise<void> {
+// Not an async function: a server whose init is synchronous (the usual case)
+// goes straight into its loop, so a running server holds one suspended async
+// frame (the loop's) and no promise of its own for the start.
+function serverMain(self: ProcessContext): Promise<void> | undefined {
   const p = self as Process
   const rt = p.ext!.role as ServerRuntime
   let server: GenServer
+  let r: unknown
   try {
     constructing = p
     try {
@@ -486,20 +495,43 @@ async function serverMain(self: ProcessContext): Promise<void> {
     }
     rt.server = server
     if (typeof server.init === 'function') {
-      const r = rt.handedOver === NONE ? server.init(rt.arg) : server.init(rt.arg, rt.handedOver as Term)
-      if (isThenable(r)) await r
+      const arg = rt.arg
+      const handedOver = rt.handedOver
+      // Not kept for the server's whole life.
+      rt.arg = undefined
+      rt.handedOver = NONE
+      r = handedOver === NONE ? server.init(arg) : server.init(arg, handedOver as Term)
     }
   } catch (err) {
-    if (!p.alive) return
-    // OTP: no terminate when init fails (rt.terminated is still true); the starter gets the error.
-    rt.settleStart(err)
-    die(p, err, false)
+    initFailed(p, rt, err)
+    return undefined
+  }
+  if (isThenable(r)) return afterInit(p, rt, server, r)
+  return serve(p, rt, server)
+}
+
+async function afterInit(p: Process, rt: ServerRuntime, server: GenServer, init: PromiseLike<unknown>): Promise<void> {
+  try {
+    await init
+  } catch (err) {
+    initFailed(p, rt, err)
     return
   }
+  return serve(p, rt, server)
+}
+
+function initFailed(p: Process, rt: ServerRuntime, err: unknown): void {
   if (!p.alive) return
+  // OTP: no terminate when init fails (rt.terminated is still true); the starter gets the error.
+  rt.settleStart(err)
+  die(p, err, false)
+}
+
+function serve(p: Process, rt: ServerRuntime, server: GenServer): Promise<void> | undefined {
+  if (!p.alive) return undefined
   rt.terminated = false // from now on, terminate runs on exit
   rt.settleStart(NONE)
-  await serverLoop(p, rt, server)
+  return serverLoop(p, rt, server)
 }
 
 function isParentExit(p: Process, msg: unknown): msg is ExitMessage {
