@@ -77,6 +77,45 @@ async function settled(all: TestNode[], expectIds: string[], timeout = 30_000): 
   return agreed
 }
 
+type Replicas = Array<[id: string, nodes: Array<[node: string, pid: string]>]>
+
+/**
+ * Replication: waits until `all` agree: identical registries, each child's
+ * replicas exactly on its `factor` ring owners, each really running there
+ * with the registered pid, and no other copy anywhere (one per replica slot).
+ */
+async function settledReplicas(all: TestNode[], expectIds: string[], factor: number, timeout = 30_000): Promise<void> {
+  const ring = new HubRing(all.map((n) => n.name))
+  let last = ''
+  try {
+    await waitFor('the replicated hub to settle', async () => {
+      const regs: Replicas[] = await Promise.all(all.map((n) => n.call('replicas')))
+      const here: Array<Array<[string, string]>> = await Promise.all(all.map((n) => n.call('local')))
+      const norm = (r: Replicas): string => JSON.stringify(r.map(([id, ns]) => [id, [...ns].sort()]))
+      if (!regs.every((r) => norm(r) === norm(regs[0]!))) return (last = 'registries differ'), false
+      if (JSON.stringify(regs[0]!.map((e) => e[0])) !== JSON.stringify([...expectIds].sort())) return (last = `ids differ (${regs[0]!.length})`), false
+      const running = new Map<string, string>()
+      here.forEach((list, i) => {
+        for (const [id, pid] of list) running.set(`${id} ${all[i]!.name}`, pid)
+      })
+      let replicas = 0
+      for (const [id, nodes] of regs[0]!) {
+        const owners = ring.owners(id, factor)
+        const on = nodes.map(([n]) => n).sort()
+        if (JSON.stringify(on) !== JSON.stringify([...owners].sort())) return (last = `${id} on ${on.join(',')}, owners ${owners.join(',')}`), false
+        for (const [n, pid] of nodes) {
+          if (running.get(`${id} ${n}`) !== pid) return (last = `${id} on ${n}: registered ${pid}, runs ${running.get(`${id} ${n}`)}`), false
+          replicas++
+        }
+      }
+      if (running.size !== replicas) return (last = `${running.size} replicas running, ${replicas} registered`), false
+      return true
+    }, timeout)
+  } catch (error) {
+    throw new Error(`${(error as Error).message}: ${last}`)
+  }
+}
+
 /** Cuts every node of `left` off from every node of `right` (blocking on the left side cuts both directions). */
 async function split(left: TestNode[], right: TestNode[]): Promise<void> {
   for (const n of left) await n.call('faultBlock', { nodes: right.map((r) => r.name) })
@@ -239,5 +278,51 @@ describe('hub partitions on real clusters', { timeout: 120_000 }, () => {
       await new Promise((r) => setTimeout(r, 200))
       expect(await d.call('registry')).toEqual(agreed)
     }
+  })
+
+  it('replication under majority_quorum: after a 3/2 split the 3-side holds every replica slot; after the heal each slot is filled once, on the owners', async () => {
+    const redundancy = { strategy: 'replication', factor: 2, mode: 'active_active' }
+    const nodes = await startNodes(5, { partition: { strategy: 'majority_quorum' }, redundancy })
+    const all = ids(40)
+    expect((await nodes[0]!.call('start', { specs: all.map(spec) })).status).toBe('ok')
+    await settledReplicas(nodes, all, 2)
+    const major = nodes.slice(0, 3)
+    const minor = nodes.slice(3)
+    await split(minor, major)
+    for (const n of minor) await waitFor(`${n.name} to stop its replicas`, async () => (await n.call('isPartitioned')) && (await n.call('local')).length === 0, 20_000)
+    await waitMembers(major)
+    await settledReplicas(major, all, 2)
+    await heal(minor)
+    await waitMembers(nodes)
+    await settledReplicas(nodes, all, 2)
+  })
+
+  it('replication under divergence: both sides fill every slot while split; after the heal each slot runs once, on its owners', async () => {
+    const redundancy = { strategy: 'replication', factor: 2, mode: 'active_active' }
+    const nodes = await startNodes(3, { redundancy })
+    const all = ids(40)
+    expect((await nodes[0]!.call('start', { specs: all.map(spec) })).status).toBe('ok')
+    await settledReplicas(nodes, all, 2)
+    const [a, b, c] = nodes as [TestNode, TestNode, TestNode]
+    await split([c], [a, b])
+    await waitMembers([a, b])
+    await waitMembers([c])
+    await settledReplicas([a, b], all, 2)
+    await heal([c])
+    await waitMembers(nodes)
+    await settledReplicas(nodes, all, 2)
+  })
+
+  it('replication under static_quorum: a survivor below quorum stops every replica; when quorum returns every slot runs again, once', async () => {
+    const config = { partition: { strategy: 'static_quorum', quorumSize: 2 }, redundancy: { strategy: 'replication', factor: 2, mode: 'active_active' } }
+    const [a, b] = await startNodes(2, config)
+    const all = ids(30)
+    expect((await a!.call('start', { specs: all.map(spec) })).status).toBe('ok')
+    await settledReplicas([a!, b!], all, 2)
+    b!.child.kill('SIGKILL')
+    await waitFor('a to stop every replica', async () => (await a!.call('isPartitioned')) && (await a!.call('local')).length === 0, 20_000)
+    const [c] = await startNodes(1, config, [a!])
+    await waitFor('a to leave the partition', async () => !(await a!.call('isPartitioned')), 20_000)
+    await settledReplicas([a!, c!], all, 2)
   })
 })

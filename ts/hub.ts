@@ -1406,16 +1406,19 @@ export class Hub {
     const dormant = [...this.#dormant.values()].filter((c) => this.#reg.location(c.id) === undefined)
     this.#dormant = new Map()
     log({ level: 'warn', message: `hub ${this.id}: quorum is back (${this.#peers.size + 1} members); restarting ${dormant.length} children` })
-    const owners = this.#ring.ownerMany(dormant.map((c) => c.id))
+    // Each kept child goes to its owner, or under replication to each of its owners (one per replica slot).
+    const dormantIds = dormant.map((c) => c.id)
+    const owners: Array<Array<string | undefined>> = this.#rep === null ? this.#ring.ownerMany(dormantIds).map((o) => [o]) : this.#rep.ownersMany(this.#ring, dormantIds)
     const mine: NormalChild[] = []
     const theirs = new Map<string, NormalChild[]>()
     dormant.forEach((c, i) => {
-      const to = owners[i]
-      if (to === undefined || to === this.#self) mine.push(c)
-      else {
-        let list = theirs.get(to)
-        if (list === undefined) theirs.set(to, (list = []))
-        list.push(c)
+      for (const to of owners[i]!) {
+        if (to === undefined || to === this.#self) mine.push(c)
+        else {
+          let list = theirs.get(to)
+          if (list === undefined) theirs.set(to, (list = []))
+          list.push(c)
+        }
       }
     })
     // Sent as orphans: an owner that already runs (or knows a running copy of) one ignores it.
