@@ -5,9 +5,9 @@
 import { fileURLToPath } from 'node:url'
 
 import { Hub, HubRing } from 'ironwood'
-import { beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
-import { type TestNode, clusterSuite, forkPeer, waitFor } from './cluster-harness.js'
+import { type TestNode, clusterSuite, forkPeer, killAll, waitFor } from './cluster-harness.js'
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/hub-node.mjs', import.meta.url))
 const COOKIE = 'hubrep-cookie'
@@ -109,6 +109,22 @@ describe('replication: bad options', () => {
     expect(strategy).toBeInstanceOf(TypeError)
     expect((strategy as Error).message).toMatch(/redundancy\.strategy/)
   })
+
+  it('refuses bad hot-swap options: handover a TypeError, retention a RangeError, each naming the field', async () => {
+    const bad = async (migration: unknown): Promise<unknown> => Hub.start({ id: 'bad', migration } as never).then(
+      () => 'started',
+      (e: unknown) => e,
+    )
+    const handover = await bad({ strategy: 'hot_swap', handover: 'yes' })
+    expect(handover).toBeInstanceOf(TypeError)
+    expect((handover as Error).message).toMatch(/migration\.handover/)
+    const retention = await bad({ strategy: 'hot_swap', retention: -1 })
+    expect(retention).toBeInstanceOf(RangeError)
+    expect((retention as Error).message).toMatch(/migration\.retention/)
+    const strategy = await bad({ strategy: 'warm_swap' })
+    expect(strategy).toBeInstanceOf(TypeError)
+    expect((strategy as Error).message).toMatch(/migration\.strategy/)
+  })
 })
 
 describe('replication (factor 2, active_passive) on a real cluster', { timeout: 120_000 }, () => {
@@ -120,6 +136,9 @@ describe('replication (factor 2, active_passive) on a real cluster', { timeout: 
     ;[a, b, c] = await Promise.all([startNode('a'), startNode('b'), startNode('c')])
     await waitFor('three hub members', async () => (await Promise.all([a, b, c].map((n) => n.call('hubNodes')))).every((m: string[]) => m.length === 3), 20_000)
   }, 60_000)
+
+  // The next suite forms its own hub of three.
+  afterAll(() => killAll())
 
   it("places every child's replicas on the ring's 2 owners, with exactly one active (the best owner's)", async () => {
     const r = await b.call('start', { specs: ids(N).map(spec) })
@@ -189,6 +208,35 @@ describe('replication (factor 2, active_passive) on a real cluster', { timeout: 
     const stopped = await e.call('stop', { ids: ['late:0'] })
     expect(stopped.status).toBe('ok')
     expect(stopped.stopped[0].nodes).toHaveLength(FACTOR)
-    await settled(live, all.filter((x) => x !== 'late:0'))
+    const left = all.filter((x) => x !== 'late:0')
+    await settled(live, left)
+    // A graceful leave hands each of f's replicas to the owner that lacks one.
+    expect(await f.call('stopHub')).toBe(true)
+    live = [a, e]
+    await settled(live, left)
+    counts = await activeCounts(live)
+    expect([...counts.values()].every((x) => x === 1)).toBe(true)
+  })
+})
+
+describe('replication through a network split and its heal (divergence)', { timeout: 120_000 }, () => {
+  it('each side restores the replicas it lacks; after the heal every slot holds one replica and exactly one is active', async () => {
+    const [a, b, c] = await Promise.all([startNode('p'), startNode('q'), startNode('r')])
+    await waitFor('three hub members', async () => (await Promise.all([a, b, c].map((n) => n.call('hubNodes')))).every((m: string[]) => m.length === 3), 20_000)
+    const all = ids(40, 'split')
+    expect((await a.call('start', { specs: all.map(spec) })).errors).toEqual([])
+    await settled([a, b, c], all)
+    // Cut c off from a and b (blocking on c's side drops both directions).
+    await c.call('faultBlock', { nodes: [a.name, b.name] })
+    await waitFor('both sides to see the split', async () => (await a.call('hubNodes')).length === 2 && (await c.call('hubNodes')).length === 1, 30_000)
+    // a and b hold both replicas of every child; c alone holds the one it can.
+    await settled([a, b], all)
+    await settled([c], all)
+    await c.call('faultUnblock', {})
+    await waitFor('the heal', async () => (await Promise.all([a, b, c].map((n) => n.call('hubNodes')))).every((m: string[]) => m.length === 3), 60_000)
+    await settled([a, b, c], all, 60_000)
+    const counts = await activeCounts([a, b, c])
+    expect(counts.size).toBe(all.length)
+    expect([...counts.values()].every((x) => x === 1)).toBe(true)
   })
 })

@@ -150,7 +150,7 @@ export class HubRegistry {
     return true
   }
 
-  #removeReplica(id: string, node?: string): boolean {
+  #removeReplica(id: string, node?: string, known?: RegEntry): boolean {
     const locs = this.#reps.get(id)
     if (locs === undefined) return false
     const next = node === undefined ? [] : locs.filter((l) => l.node !== node)
@@ -163,7 +163,7 @@ export class HubRegistry {
       if (this.#hooks.has('registryPidRemove')) this.#hooks.emit('registryPidRemove', { id })
       return true
     }
-    const e = this.get(id)!
+    const e = known ?? this.get(id)!
     this.#setReplicas(e, next)
     if (this.#hooks.has('registryPidInsert')) this.#hooks.emit('registryPidInsert', { id, nodes: next.map((l) => ({ ...l })) })
     return true
@@ -251,7 +251,11 @@ export class HubRegistry {
   /** Removes every entry (replicated: every replica) of `node` and returns them. */
   dropNode(node: string): RegEntry[] {
     const list = this.entriesOn(this.idsOn(node), node)
-    for (const e of list) this.remove(e.id, node)
+    // Replicated: the entries just read carry the spec, so each removal needs no second read.
+    for (const e of list) {
+      if (this.#replicated) this.#removeReplica(e.id, node, e)
+      else this.remove(e.id, node)
+    }
     this.#byNode.delete(node)
     return list
   }
