@@ -14,8 +14,9 @@
 //                      nodes; a 4th joins and takes ≈ 3,000 of them: from the
 //                      newcomer's Hub.start until every old node has handed
 //                      its share over and stopped the old instances
-//                      (postRedistribution), checked afterwards: every child
-//                      on the newcomer started from its handed-over state.
+//                      (postRedistribution) and the newcomer runs all of
+//                      them (polled), checked afterwards: every child on the
+//                      newcomer started from its handed-over state.
 //                      Baseline, same run: the same join under cold_swap.
 //
 // Targets (not tests): replica count restored within 3 s of nodedown for
@@ -245,13 +246,17 @@ if (asNode) {
     const ring = new HubRing([node(), b.name, c.name, d.name])
     const moving = list.filter((id) => ring.owner(id) === d.name).length
     const joinedAt = await d.call('start', { hub: which })
-    await until(`${which}: the join handled by every old node`, async () => {
+    // Done when every old node has finished its part (postRedistribution:
+    // under hot swap, after the old instances stopped) and the newcomer runs
+    // every child it owns (under cold swap the old nodes finish first).
+    let running = 0
+    await until(`${which}: the join handled and ${moving} children on ${d.name}`, async () => {
+      if (running === 0 && (await d.call('local', { hub: which })) === moving) running = Date.now()
       const m = await Promise.all(old.map((s) => s.call('marks', { hub: which })))
-      return mine.get(which).marks.post_nodeup > 0 && m.every((x) => x.post_nodeup > 0)
+      return running > 0 && mine.get(which).marks.post_nodeup > 0 && m.every((x) => x.post_nodeup > 0)
     })
     const m = await Promise.all(old.map((s) => s.call('marks', { hub: which })))
-    const ms = Math.max(mine.get(which).marks.post_nodeup, ...m.map((x) => x.post_nodeup)) - joinedAt
-    await until(`${which}: ${moving} children on ${d.name}`, async () => (await d.call('local', { hub: which })) === moving)
+    const ms = Math.max(running, mine.get(which).marks.post_nodeup, ...m.map((x) => x.post_nodeup)) - joinedAt
     const handed = await d.call('handed', { hub: which })
     joins.push({ which, ms, moving, handed })
     log(`${which} swap: ${moving} children moved to the newcomer ${ms} ms after its Hub.start (${handed.count} started from handed-over state)`)

@@ -101,6 +101,10 @@ export {
   type HubStartResult,
   type HubStopOptions,
   type HubStopResult,
+  type HubHotSwap,
+  type HubReplication,
+  type HubRedundancySignal,
+  type HubReplicaRole,
 } from './hub.js'
 // The distribution layer for processes: makes send/link/monitor/exit reach other nodes.
 import './remote.js'
