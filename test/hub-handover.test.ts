@@ -19,7 +19,9 @@ const CONFIG = {
 }
 const N = 60
 
-type CounterRow = [id: string, pid: string, value: number, mode: string | null, handed: boolean]
+type CounterRow = [id: string, pid: string, value: number, mode: string | null, handed: boolean, pad: number]
+/** Bytes of ballast per child: 60 × 1 MiB of state, so each old node hands over more than the 8 MiB frame limit on a join and the handover must cross in several ~1 MiB frames. */
+const PAD = 1024 * 1024
 
 const spec = (id: string): { id: string; start: [string, unknown[]] } => ({ id, start: ['counter', [null]] })
 const ids = (n: number): string[] => Array.from({ length: n }, (_, i) => `meter:${i}`)
@@ -65,20 +67,20 @@ describe('hot swap with handover on a real cluster', { timeout: 120_000 }, () =>
   }
 
   /** Every counter running on `live`, by id (each must run exactly once, on its ring owner). */
-  async function counters(live: TestNode[]): Promise<Map<string, { node: string; value: number; handed: boolean }>> {
+  async function counters(live: TestNode[]): Promise<Map<string, { node: string; value: number; handed: boolean; pad: number }>> {
     const ring = new HubRing(live.map((n) => n.name))
     let last = ''
-    let out = new Map<string, { node: string; value: number; handed: boolean }>()
+    let out = new Map<string, { node: string; value: number; handed: boolean; pad: number }>()
     try {
       await waitFor(
         'every counter on its owner, once',
         async () => {
           const rows: CounterRow[][] = await Promise.all(live.map((n) => n.call('counters')))
-          const seen = new Map<string, { node: string; value: number; handed: boolean }>()
+          const seen = new Map<string, { node: string; value: number; handed: boolean; pad: number }>()
           for (const [i, list] of rows.entries()) {
-            for (const [id, , value, , handed] of list) {
+            for (const [id, , value, , handed, pad] of list) {
               if (seen.has(id)) return (last = `${id} runs twice`), false
-              seen.set(id, { node: live[i]!.name, value, handed })
+              seen.set(id, { node: live[i]!.name, value, handed, pad })
             }
           }
           if (seen.size !== N) return (last = `${seen.size} of ${N} running`), false
@@ -105,20 +107,24 @@ describe('hot swap with handover on a real cluster', { timeout: 120_000 }, () =>
 
   afterAll(() => killAll())
 
-  it("keeps each counter's value when a join moves it (the new owner starts from handoff())", async () => {
+  it("keeps each counter's value when a join moves it (the new owner starts from handoff(), states in several frames)", async () => {
     const r = await a.call('start', { specs: ids(N).map(spec) })
     expect(r.errors).toEqual([])
     for (const id of ids(N)) expect(await a.call('incr', { child: id, by: countOf(id) })).toBe(countOf(id))
+    for (const id of ids(N)) expect(await b.call('pad', { child: id, size: PAD })).toBe(PAD)
     const before = await counters([a, b])
     c = await start('c', [a.name, b.name])
     const after = await counters([a, b, c])
     const moved = [...after].filter(([id, s]) => s.node !== before.get(id)!.node)
     expect(moved.length).toBeGreaterThan(0)
-    for (const [id, s] of moved) {
+    for (const [, s] of moved) {
       expect(s.node).toBe(c.name)
       expect(s.handed).toBe(true)
     }
-    for (const [id, s] of after) expect(s.value).toBe(countOf(id))
+    for (const [id, s] of after) {
+      expect(s.value).toBe(countOf(id))
+      expect(s.pad).toBe(PAD)
+    }
     // A moved child still counts from its handed-over value.
     const [id] = moved[0]!
     expect(await b.call('incr', { child: id, by: 1 })).toBe(countOf(id) + 1)
@@ -135,6 +141,9 @@ describe('hot swap with handover on a real cluster', { timeout: 120_000 }, () =>
       expect(after.get(id)!.handed).toBe(true)
       expect(after.get(id)!.node).not.toBe(c.name)
     }
-    for (const [id, s] of after) expect(s.value).toBe(countOf(id))
+    for (const [id, s] of after) {
+      expect(s.value).toBe(countOf(id))
+      expect(s.pad).toBe(PAD)
+    }
   })
 })
