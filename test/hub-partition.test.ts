@@ -325,4 +325,23 @@ describe('hub partitions on real clusters', { timeout: 120_000 }, () => {
     await waitFor('a to leave the partition', async () => !(await a!.call('isPartitioned')), 20_000)
     await settledReplicas([a!, c!], all, 2)
   })
+
+  it('a partial partition: a node below quorum that another member still sees is taken out of every ring, so no child waits on it', async () => {
+    const nodes = await startNodes(5, { partition: { strategy: 'majority_quorum' } })
+    const all = ids(50)
+    expect((await nodes[0]!.call('start', { specs: all.map(spec) })).status).toBe('ok')
+    await settled(nodes, all)
+    const [n1, n2, n3, n4, n5] = nodes as [TestNode, TestNode, TestNode, TestNode, TestNode]
+    // n5 loses n1..n3 but still sees n4: 2 of 5, below quorum; n4 sees everyone.
+    await split([n5], [n1, n2, n3])
+    await waitFor('n5 to be partitioned', () => n5.call('isPartitioned'), 20_000)
+    await waitFor('n5 to stop its children', async () => (await n5.call('local')).length === 0, 20_000)
+    // Every ring, n4's included, is n1..n4: every child runs there, once.
+    await waitMembers([n1, n2, n3, n4])
+    await settled([n1, n2, n3, n4], all)
+    expect(await n4.call('isPartitioned')).toBe(false)
+    await heal([n5])
+    await waitMembers(nodes)
+    await settled(nodes, all)
+  })
 })

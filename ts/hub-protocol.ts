@@ -38,7 +38,8 @@ export type WireResult = { id: string; pid: Pid } | { id: string; error: string;
 
 /** Every payload, by frame. Each carries `h`, the hub id. */
 export interface Payloads {
-  Hello: { h: string; ack: boolean }
+  /** `q`: the sender is partitioned (below quorum): a member, but out of every ring until it sends `q: false`. */
+  Hello: { h: string; ack: boolean; q?: boolean }
   Leave: { h: string }
   Start: { h: string; ref: number; children: WireChild[]; check: boolean }
   StartReply: { h: string; ref: number; results: WireResult[] }
@@ -99,7 +100,7 @@ const isRef = (v: unknown): v is number => typeof v === 'number' && Number.isSaf
 const isHandedState = (v: unknown): v is [string, Term] => Array.isArray(v) && v.length === 2 && isId(v[0])
 
 const CHECKS: { [K in keyof Payloads]: (p: Record<string, unknown>) => boolean } = {
-  Hello: (p) => typeof p.ack === 'boolean',
+  Hello: (p) => typeof p.ack === 'boolean' && (p.q === undefined || typeof p.q === 'boolean'),
   Leave: () => true,
   Start: (p) => isRef(p.ref) && typeof p.check === 'boolean' && arrayOf(p.children, isChild),
   StartReply: (p) => isRef(p.ref) && arrayOf(p.results, isResult),

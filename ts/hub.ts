@@ -236,6 +236,8 @@ export class Hub {
   // discoverInterval for LOST_REDIAL_MS, so a split that outlasts the
   // transport's own reconnection (reconnectFor) still heals.
   readonly #lostMembers = new Map<string, number>()
+  // Members that said they are partitioned: counted for quorum, out of the ring.
+  readonly #idle = new Set<string>()
 
   /** Use {@link Hub.start}. */
   private constructor(cfg: NormalConfig) {
@@ -950,7 +952,7 @@ export class Hub {
 
   /** @internal Changes to `from`'s own children. */
   _onUpdate(from: string, p: Payloads['Update']): void {
-    if (!this.#peers.has(from)) return // not (or no longer) a member: its state is not ours to keep
+    if (!this.#peers.has(from) || this.#idle.has(from)) return // not (or no longer) a member, or partitioned: its state is not ours to keep
     if (p.v !== undefined && !this.#versions.update(from, p.v)) return // a newer relayed list already has it
     const handed = this.#handed.get(from)
     for (const e of p.put) {
@@ -1009,7 +1011,7 @@ export class Hub {
     const out: GossipList[] = []
     for (const n of this.#peers) {
       const v = this.#versions.known(n)
-      if (n === to || v === undefined) continue
+      if (n === to || v === undefined || this.#idle.has(n)) continue
       out.push({ n, v, e: this.#reg.entriesOn(this.#reg.idsOn(n), n).map((e) => ({ c: e.child, p: e.pid })) })
     }
     return out
@@ -1018,14 +1020,14 @@ export class Hub {
   /** Lists relayed by gossip: each replaces this node's copy of that member's entries only if it is newer. */
   #onGossip(from: string, lists: GossipList[]): void {
     for (const l of lists) {
-      if (l.n === this.#self || l.n === from || !this.#peers.has(l.n) || !this.#versions.relayed(l.n, l.v)) continue
+      if (l.n === this.#self || l.n === from || !this.#peers.has(l.n) || this.#idle.has(l.n) || !this.#versions.relayed(l.n, l.v)) continue
       this.#replaceFrom(l.n, l.e.map((e) => ({ id: e.c.id, node: l.n, pid: e.p, child: e.c })), true)
     }
   }
 
   /** @internal A full list of `from`'s children (possibly in several frames): repairs any drift. */
   _onSync(from: string, p: Payloads['Sync']): void {
-    if (!this.#peers.has(from)) return
+    if (!this.#peers.has(from) || this.#idle.has(from)) return
     let acc = this.#syncIn.get(from)
     if (acc === undefined) this.#syncIn.set(from, (acc = []))
     const handed = this.#handed.get(from)
@@ -1095,7 +1097,7 @@ export class Hub {
 
   /** @internal Tells `n` this node runs the hub (on nodeup, at start, and every discoverInterval). */
   _announce(n: string): void {
-    if (this.#alive) this.#send(n, 'Hello', { h: this.id, ack: false })
+    if (this.#alive) this.#send(n, 'Hello', { h: this.id, ack: false, q: this.#quorum.partitioned })
   }
 
   #discover(): void {
@@ -1110,11 +1112,23 @@ export class Hub {
 
   /** @internal */
   _onHello(from: string, p: Payloads['Hello']): void {
-    if (!p.ack) this.#send(from, 'Hello', { h: this.id, ack: true })
-    if (this.#peers.has(from)) return
+    if (!p.ack) this.#send(from, 'Hello', { h: this.id, ack: true, q: this.#quorum.partitioned })
+    // A partitioned member counts for quorum but runs nothing: it is out of
+    // the ring (its children restart on the others) until it says it is back.
+    const idle = p.q === true
+    if (this.#peers.has(from)) {
+      if (idle && !this.#idle.has(from)) {
+        this.#idle.add(from)
+        void this.#serial(() => this.#dropMember(from, 'partitioned'))
+      } else if (!idle && this.#idle.delete(from)) {
+        void this.#serial(() => this.#memberJoined(from))
+      }
+      return
+    }
     this.#peers.add(from)
     this.#lostMembers.delete(from)
-    void this.#serial(() => this.#memberJoined(from))
+    if (idle) this.#idle.add(from)
+    else void this.#serial(() => this.#memberJoined(from))
     this.#quorumStep(() => this.#quorum.memberUp(from, this.#peers.size + 1, Date.now()))
   }
 
@@ -1135,41 +1149,45 @@ export class Hub {
     }
     this.#syncIn.delete(n)
     this.#versions.forget(n)
+    this.#idle.delete(n)
     const wasPeer = this.#peers.delete(n)
     if (why === 'leave') this.#lostMembers.delete(n)
     else if (wasPeer) this.#lostMembers.set(n, Date.now())
     if (wasPeer) this.#quorumStep(() => this.#quorum.memberDown(n, this.#peers.size + 1, Date.now(), why === 'leave'))
-    void this.#serial(async () => {
-      if (!this.#ring.has(n) || n === this.#self) return
-      this.#hooks.emit('preClusterLeave', { node: n })
-      this.#lock(why)
-      this.#hooks.emit('preRedistribution', { event: 'nodedown', node: n })
-      this.#ring.remove(n)
-      const orphans: Array<{ id: string; child: NormalChild }> = this.#reg.dropNode(n)
-      orphans.push(...this.#handedBack(n, orphans))
-      if (this.#quorum.partitioned) {
-        // Nothing starts below quorum: the orphans wait here with the rest.
-        for (const e of orphans) this.#dormant.set(e.id, e.child)
-        this.#hooks.emit('postRedistribution', { event: 'nodedown', node: n })
-        this.#unlock()
-        this.#hooks.emit('postClusterLeave', { node: n })
-        return
-      }
-      const { mine, theirs } = this.#rep === null ? this.#orphansTo(orphans) : this.#lostReplicas(orphans)
-      for (const [to, list] of theirs) {
-        this.#remember(to, list)
-        this.#sendChunks(to, 'Migrate', list, (children) => ({ h: this.id, children, orphanOf: n }))
-      }
-      if (mine.length > 0) {
-        this.#hooks.emit('preChildrenRedistribution', { event: 'nodedown', node: n, ids: mine.map((c) => c.id) })
-        await this.#startLocalMany(mine, false)
-        this.#flush()
-      }
-      this.#signalRoles()
+    void this.#serial(() => this.#dropMember(n, why))
+  }
+
+  /** Takes `n` out of the ring (it left, went down, or is partitioned) and restarts its children on their new owners. */
+  async #dropMember(n: string, why: 'leave' | 'nodedown' | 'partitioned'): Promise<void> {
+    if (!this.#ring.has(n) || n === this.#self) return
+    this.#hooks.emit('preClusterLeave', { node: n })
+    this.#lock(why === 'partitioned' ? 'member_partitioned' : why)
+    this.#hooks.emit('preRedistribution', { event: 'nodedown', node: n })
+    this.#ring.remove(n)
+    const orphans: Array<{ id: string; child: NormalChild }> = this.#reg.dropNode(n)
+    orphans.push(...this.#handedBack(n, orphans))
+    if (this.#quorum.partitioned) {
+      // Nothing starts below quorum: the orphans wait here with the rest.
+      for (const e of orphans) this.#dormant.set(e.id, e.child)
       this.#hooks.emit('postRedistribution', { event: 'nodedown', node: n })
       this.#unlock()
       this.#hooks.emit('postClusterLeave', { node: n })
-    })
+      return
+    }
+    const { mine, theirs } = this.#rep === null ? this.#orphansTo(orphans) : this.#lostReplicas(orphans)
+    for (const [to, list] of theirs) {
+      this.#remember(to, list)
+      this.#sendChunks(to, 'Migrate', list, (children) => ({ h: this.id, children, orphanOf: n }))
+    }
+    if (mine.length > 0) {
+      this.#hooks.emit('preChildrenRedistribution', { event: 'nodedown', node: n, ids: mine.map((c) => c.id) })
+      await this.#startLocalMany(mine, false)
+      this.#flush()
+    }
+    this.#signalRoles()
+    this.#hooks.emit('postRedistribution', { event: 'nodedown', node: n })
+    this.#unlock()
+    this.#hooks.emit('postClusterLeave', { node: n })
   }
 
   /**
@@ -1252,7 +1270,7 @@ export class Hub {
 
   async #memberJoined(n: string): Promise<void> {
     // Already gone again (its loss was seen before this step ran): nothing to hand it.
-    if (!this.#alive || this.#ring.has(n) || !this.#peers.has(n)) return
+    if (!this.#alive || this.#ring.has(n) || !this.#peers.has(n) || this.#idle.has(n)) return
     this.#hooks.emit('preClusterJoin', { node: n })
     this.#lock('nodeup')
     this.#hooks.emit('preRedistribution', { event: 'nodeup', node: n })
@@ -1375,6 +1393,8 @@ export class Hub {
       this.#quorumTimer.unref()
     }
     if (was === now) return
+    // Every member learns at once (before this node's children stop) whether to count it in its ring.
+    for (const n of this.#peers) this.#send(n, 'Hello', { h: this.id, ack: true, q: now })
     if (now) void this.#serial(() => this.#enterPartition())
     else void this.#serial(() => this.#leavePartition())
   }
