@@ -35,7 +35,12 @@ async function startNodes(count: number, config: Record<string, unknown>, joinin
 /** Waits until every node's hub has exactly these members. */
 async function waitMembers(all: TestNode[], timeout = 20_000): Promise<void> {
   const expected = JSON.stringify(all.map((n) => n.name).sort())
-  await waitFor(`hub members ${expected}`, async () => (await Promise.all(all.map((n) => n.call('hubNodes')))).every((s: string[]) => JSON.stringify(s) === expected), timeout)
+  let seen: string[][] = []
+  try {
+    await waitFor(`hub members ${expected}`, async () => (seen = await Promise.all(all.map((n) => n.call('hubNodes')))).every((s) => JSON.stringify(s) === expected), timeout)
+  } catch (error) {
+    throw new Error(`${(error as Error).message}; seen: ${JSON.stringify(seen)}`)
+  }
 }
 
 /** The children really alive on each node. */

@@ -1127,6 +1127,8 @@ export class Hub {
     }
     this.#peers.add(from)
     this.#lostMembers.delete(from)
+    // Our own announcement to it may have crossed a change of our quorum state: say it again.
+    if (p.ack) this.#send(from, 'Hello', { h: this.id, ack: true, q: this.#quorum.partitioned })
     if (idle) this.#idle.add(from)
     else void this.#serial(() => this.#memberJoined(from))
     this.#quorumStep(() => this.#quorum.memberUp(from, this.#peers.size + 1, Date.now()))
