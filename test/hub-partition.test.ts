@@ -349,4 +349,20 @@ describe('hub partitions on real clusters', { timeout: 120_000 }, () => {
     await waitMembers(nodes)
     await settled(nodes, all)
   })
+
+  it('no child is lost when a partitioned node leaves gracefully: the remaining members keep every child and run it when quorum returns', async () => {
+    const config = { partition: { strategy: 'static_quorum', quorumSize: 3 } }
+    const [a, b, c] = await startNodes(3, config)
+    const all = ids(30)
+    expect((await a!.call('start', { specs: all.map(spec) })).status).toBe('ok')
+    await settled([a!, b!, c!], all)
+    c!.child.kill('SIGKILL')
+    for (const n of [a!, b!]) await waitFor(`${n.name} to stop its children`, async () => (await n.call('isPartitioned')) && (await n.call('local')).length === 0, 20_000)
+    // a leaves while partitioned: b (which took a out of its ring when a said it was partitioned, keeping its children) is the only one left.
+    await a!.call('stopHub')
+    a!.child.kill('SIGKILL')
+    const [d, e] = await startNodes(2, config, [b!])
+    await waitFor('b to leave the partition', async () => !(await b!.call('isPartitioned')), 20_000)
+    await settled([b!, d!, e!], all)
+  })
 })

@@ -560,6 +560,7 @@ export class Hub {
           this.#hooks.emit('forwardedMigration', { ids: list.map((c) => c.id), to })
         }
       }
+      this.#handOffDormant()
       for (const n of this.#peers) this.#send(n, 'Leave', { h: this.id })
       this.#alive = false
       clearTimeout(this.#quorumTimer)
@@ -1399,6 +1400,27 @@ export class Hub {
     for (const n of this.#peers) this.#send(n, 'Hello', { h: this.id, ack: true, q: now })
     if (now) void this.#serial(() => this.#enterPartition())
     else void this.#serial(() => this.#leavePartition())
+  }
+
+  /**
+   * A graceful leave while partitioned: the specs kept here go to their
+   * owners among the remaining members, as orphans (an owner that knows a
+   * running copy ignores one; a partitioned owner keeps it in turn).
+   */
+  #handOffDormant(): void {
+    if (this.#dormant.size === 0) return
+    const kept = [...this.#dormant.values()]
+    this.#dormant = new Map()
+    const owners = this.#ring.ownerMany(kept.map((c) => c.id))
+    const byOwner = new Map<string, NormalChild[]>()
+    kept.forEach((c, i) => {
+      const to = owners[i]
+      if (to === undefined) return
+      let list = byOwner.get(to)
+      if (list === undefined) byOwner.set(to, (list = []))
+      list.push(c)
+    })
+    for (const [to, list] of byOwner) this.#sendChunks(to, 'Migrate', list, (children) => ({ h: this.id, children, orphanOf: this.#self }))
   }
 
   /** Below quorum: every local child stops (its spec is kept), and the hub stays locked. */
