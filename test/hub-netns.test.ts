@@ -142,7 +142,7 @@ describe('a partition made with network namespaces and veth pairs', { timeout: 1
     nodes.push(await startIn(0, []))
     nodes.push(await startIn(1, [nodes[0]!.name]))
     nodes.push(await startIn(2, [nodes[0]!.name]))
-  })
+  }, 60_000)
 
   afterAll(() => {
     for (const n of nodes) if (n.child.exitCode === null && n.child.signalCode === null) n.child.kill('SIGKILL')
@@ -171,5 +171,5 @@ describe('a partition made with network namespaces and veth pairs', { timeout: 1
     await waitFor('three members again', async () => (await Promise.all(nodes.map((n) => n.call('hubNodes')))).every((l: string[]) => l.length === 3), 40_000)
     await waitFor('c to leave the partition', async () => !(await c.call('isPartitioned')), 20_000)
     await settled(nodes, ids)
-  })
+  }, 120_000)
 })

@@ -134,7 +134,7 @@ async function expectRefused(n: TestNode, id: string): Promise<void> {
   expect(r).toMatchObject({ ok: false, name: 'HubError', code: 'EPARTITIONED' })
 }
 
-describe('partition options', () => {
+describe('partition and sync options', () => {
   it('are validated, naming the field', async () => {
     const start = (partition: unknown): Promise<unknown> => Hub.start({ id: 'options-only', partition } as never)
     await expect(start({ strategy: 'static_quorum' })).rejects.toThrow(new TypeError('Hub.start: partition.quorumSize is required'))
@@ -146,6 +146,11 @@ describe('partition options', () => {
     await expect(start({ strategy: 'majority_quorum', initialClusterSize: 0 })).rejects.toThrow(/partition.initialClusterSize must be an integer from 1/)
     await expect(start({ strategy: 'majority_quorum', trackMaxSize: 1 })).rejects.toThrow(/partition.trackMaxSize must be a boolean/)
     await expect(start({ strategy: 'raft' })).rejects.toThrow(/partition.strategy must be 'divergence' or 'static_quorum'/)
+    const sync = (value: unknown): Promise<unknown> => Hub.start({ id: 'options-only', sync: value } as never)
+    await expect(sync({ strategy: 'gossip', recipients: 0 })).rejects.toThrow(new RangeError('Hub.start: sync.recipients must be an integer from 1 to 1000, got 0'))
+    await expect(sync({ strategy: 'gossip', recipients: '3' })).rejects.toThrow(/sync.recipients must be a number/)
+    await expect(sync({ strategy: 'gossip', interval: 0 })).rejects.toThrow(/sync.interval must be an integer from 1/)
+    await expect(sync({ strategy: 'rumour' })).rejects.toThrow(/sync.strategy must be 'pubsub' or 'gossip'/)
   })
 })
 
@@ -179,7 +184,7 @@ describe('hub partitions on real clusters', { timeout: 120_000 }, () => {
     expect(await a!.call('isLocked')).toBe(false)
     expect((await a!.call('startOne', { spec: spec('new:1') })).ok).toBe(true)
     await settled([a!, d!], [...all, 'new:1'])
-  })
+  }, 120_000)
 
   it('majority_quorum: a 3/2 split stops the 2-side (starts refused with EPARTITIONED) while the 3-side runs every child; the heal leaves one of each', async () => {
     const nodes = await startNodes(5, { partition: { strategy: 'majority_quorum' } })
@@ -203,7 +208,7 @@ describe('hub partitions on real clusters', { timeout: 120_000 }, () => {
     await waitMembers(nodes)
     for (const n of minor) await waitFor(`${n.name} to leave the partition`, async () => !(await n.call('isPartitioned')), 20_000)
     await settled(nodes, all)
-  })
+  }, 120_000)
 
   it('dynamic_quorum: losses within thresholdTime partition the survivor; once they age out of the window it resumes with every child', async () => {
     const [a, b, c] = await startNodes(3, { partition: { strategy: 'dynamic_quorum', quorumSize: 50, thresholdTime: 4000 } })
@@ -223,7 +228,7 @@ describe('hub partitions on real clusters', { timeout: 120_000 }, () => {
     // The losses age out of the 4 s window: 1 of 1; a runs every child again.
     await waitFor('a to resume', async () => !(await a!.call('isPartitioned')), 30_000)
     await settled([a!], all)
-  })
+  }, 120_000)
 
   it('divergence: both sides of a split keep running; after the heal each child runs once, on its owner, and every registry is identical', async () => {
     const nodes = await startNodes(3, {})
@@ -243,7 +248,7 @@ describe('hub partitions on real clusters', { timeout: 120_000 }, () => {
     await heal([c])
     await waitMembers(nodes)
     await settled(nodes, all)
-  })
+  }, 120_000)
 
   it('a split that outlasts the transport\'s reconnection still heals: the hub re-dials the members it lost', async () => {
     // reconnectFor 300 ms: the transport gives up on the lost peers long before the split ends.
@@ -265,7 +270,7 @@ describe('hub partitions on real clusters', { timeout: 120_000 }, () => {
     await c.call('faultUnblock', { redial: false })
     await waitMembers(nodes, 30_000)
     await settled(nodes, all)
-  })
+  }, 120_000)
 
   it('gossip sync: a node that loses every pushed update still converges, from versioned gossip alone, and stale lists never bring stopped children back', async () => {
     const nodes = await startNodes(4, { sync: { strategy: 'gossip', interval: 300, recipients: 1 } })
@@ -283,7 +288,7 @@ describe('hub partitions on real clusters', { timeout: 120_000 }, () => {
       await new Promise((r) => setTimeout(r, 200))
       expect(await d.call('registry')).toEqual(agreed)
     }
-  })
+  }, 120_000)
 
   it('replication under majority_quorum: after a 3/2 split the 3-side holds every replica slot; after the heal each slot is filled once, on the owners', async () => {
     const redundancy = { strategy: 'replication', factor: 2, mode: 'active_active' }
@@ -300,7 +305,7 @@ describe('hub partitions on real clusters', { timeout: 120_000 }, () => {
     await heal(minor)
     await waitMembers(nodes)
     await settledReplicas(nodes, all, 2)
-  })
+  }, 120_000)
 
   it('replication under divergence: both sides fill every slot while split; after the heal each slot runs once, on its owners', async () => {
     const redundancy = { strategy: 'replication', factor: 2, mode: 'active_active' }
@@ -316,7 +321,7 @@ describe('hub partitions on real clusters', { timeout: 120_000 }, () => {
     await heal([c])
     await waitMembers(nodes)
     await settledReplicas(nodes, all, 2)
-  })
+  }, 120_000)
 
   it('replication under static_quorum: a survivor below quorum stops every replica; when quorum returns every slot runs again, once', async () => {
     const config = { partition: { strategy: 'static_quorum', quorumSize: 2 }, redundancy: { strategy: 'replication', factor: 2, mode: 'active_active' } }
@@ -329,7 +334,7 @@ describe('hub partitions on real clusters', { timeout: 120_000 }, () => {
     const [c] = await startNodes(1, config, [a!])
     await waitFor('a to leave the partition', async () => !(await a!.call('isPartitioned')), 20_000)
     await settledReplicas([a!, c!], all, 2)
-  })
+  }, 120_000)
 
   it('a partial partition: a node below quorum that another member still sees is taken out of every ring, so no child waits on it', async () => {
     const nodes = await startNodes(5, { partition: { strategy: 'majority_quorum' } })
@@ -348,7 +353,7 @@ describe('hub partitions on real clusters', { timeout: 120_000 }, () => {
     await heal([n5])
     await waitMembers(nodes)
     await settled(nodes, all)
-  })
+  }, 120_000)
 
   it('no child is lost when a partitioned node leaves gracefully: the remaining members keep every child and run it when quorum returns', async () => {
     const config = { partition: { strategy: 'static_quorum', quorumSize: 3 } }
@@ -364,5 +369,5 @@ describe('hub partitions on real clusters', { timeout: 120_000 }, () => {
     const [d, e] = await startNodes(2, config, [b!])
     await waitFor('b to leave the partition', async () => !(await b!.call('isPartitioned')), 20_000)
     await settled([b!, d!, e!], all)
-  })
+  }, 120_000)
 })
