@@ -1104,6 +1104,11 @@ export class Hub {
   #discover(): void {
     const connected = clusterNodes()
     for (const n of connected) if (!this.#peers.has(n)) this._announce(n)
+    // Quorum states are re-stated, so one lost in a reconnection race (the
+    // transport drops frames queued on a duplicate connection) is repaired:
+    // ask the members seen as partitioned, and repeat our own while partitioned.
+    for (const n of this.#idle) this._announce(n)
+    if (this.#quorum.partitioned) for (const n of this.#peers) if (!this.#idle.has(n)) this.#send(n, 'Hello', { h: this.id, ack: true, q: true })
     const now = Date.now()
     for (const [n, t] of this.#lostMembers) {
       if (now - t > LOST_REDIAL_MS) this.#lostMembers.delete(n)
