@@ -39,6 +39,7 @@ import {
   names,
   onExit,
   quickExitError,
+  SELF_ENDING,
   spawnProcess,
   takeNow,
 } from './process.js'
@@ -481,7 +482,7 @@ async function runTerminate(server: GenServer, reason: ExitReason, pid: Pid): Pr
 // Not an async function: a server whose init is synchronous (the usual case)
 // goes straight into its loop, so a running server holds one suspended async
 // frame (the loop's) and no promise of its own for the start.
-function serverMain(self: ProcessContext): Promise<void> | undefined {
+function serverMain(self: ProcessContext): Promise<void> | typeof SELF_ENDING | undefined {
   const p = self as Process
   const rt = p.ext!.role as ServerRuntime
   let server: GenServer
@@ -507,7 +508,11 @@ function serverMain(self: ProcessContext): Promise<void> | undefined {
     return undefined
   }
   if (isThenable(r)) return afterInit(p, rt, server, r)
-  return serve(p, rt, server)
+  if (!begin(p, rt)) return undefined
+  // The loop ends the process on every path and never rejects (see its
+  // catch), so nothing needs to watch its promise.
+  void serverLoop(p, rt, server)
+  return SELF_ENDING
 }
 
 async function afterInit(p: Process, rt: ServerRuntime, server: GenServer, init: PromiseLike<unknown>): Promise<void> {
@@ -517,7 +522,8 @@ async function afterInit(p: Process, rt: ServerRuntime, server: GenServer, init:
     initFailed(p, rt, err)
     return
   }
-  return serve(p, rt, server)
+  if (!begin(p, rt)) return
+  return serverLoop(p, rt, server)
 }
 
 function initFailed(p: Process, rt: ServerRuntime, err: unknown): void {
@@ -527,11 +533,12 @@ function initFailed(p: Process, rt: ServerRuntime, err: unknown): void {
   die(p, err, false)
 }
 
-function serve(p: Process, rt: ServerRuntime, server: GenServer): Promise<void> | undefined {
-  if (!p.alive) return undefined
+/** After a successful init: whether the server is still alive to serve. */
+function begin(p: Process, rt: ServerRuntime): boolean {
+  if (!p.alive) return false
   rt.terminated = false // from now on, terminate runs on exit
   rt.settleStart(NONE)
-  return serverLoop(p, rt, server)
+  return true
 }
 
 function isParentExit(p: Process, msg: unknown): msg is ExitMessage {
@@ -605,7 +612,13 @@ async function serverLoop(p: Process, rt: ServerRuntime, server: GenServer): Pro
   } catch (err) {
     if (!p.alive) return // killed while awaiting: its receive or handler failed as it unwound
     log({ level: 'error', message: `GenServer ${p.pid} (${rt.Class.name}) crashed`, pid: p.pid, error: err })
-    await shutdown(p, rt, server, err)
+    try {
+      await shutdown(p, rt, server, err)
+    } catch (error) {
+      // Not expected (terminate's errors are caught); never leave the
+      // server alive, nor this promise rejected (nobody watches it).
+      if (p.alive) die(p, error, false)
+    }
   }
 }
 
