@@ -370,4 +370,18 @@ describe('hub partitions on real clusters', { timeout: 120_000 }, () => {
     await waitFor('b to leave the partition', async () => !(await b!.call('isPartitioned')), 20_000)
     await settled([b!, d!, e!], all)
   }, 120_000)
+
+  it('majority_quorum after an intentional downsize: resetQuorum makes the survivor the new normal, and it runs every child again', async () => {
+    const [a, b, c] = await startNodes(3, { partition: { strategy: 'majority_quorum' } })
+    const all = ids(20)
+    expect((await a!.call('start', { specs: all.map(spec) })).status).toBe('ok')
+    await settled([a!, b!, c!], all)
+    b!.child.kill('SIGKILL')
+    c!.child.kill('SIGKILL')
+    await waitFor('a to stop its children', async () => (await a!.call('isPartitioned')) && (await a!.call('local')).length === 0, 20_000)
+    // 1 of the 3 it remembers: still partitioned until the operator says the downsize was intended.
+    expect(await a!.call('resetQuorum')).toBe(false)
+    await waitFor('a to resume', async () => !(await a!.call('isPartitioned')), 20_000)
+    await settled([a!], all)
+  }, 120_000)
 })
