@@ -551,14 +551,22 @@ export class Hub {
           list.push(lc.child)
         }
       }
-      if (this.#cfg.hotSwap !== null && handOff.size > 0) await this.#hotMove(handOff)
+      let cold = handOff
+      if (this.#cfg.hotSwap !== null && handOff.size > 0) {
+        await this.#hotMove(handOff)
+        // The ones the hot swap could not move (their new owner refused or
+        // was unreachable) still leave with this node: by spec, like a cold swap.
+        cold = new Map()
+        for (const [to, list] of handOff) {
+          const left = list.filter((c) => this.#local.get(c.id)?.handingTo === undefined && this.#local.has(c.id))
+          if (left.length > 0) cold.set(to, left)
+        }
+      }
       await this.#stopLocalMany([...this.#local.keys()])
       this.#flush()
-      if (this.#cfg.hotSwap === null) {
-        for (const [to, list] of handOff) {
-          this.#sendChunks(to, 'Migrate', list, (children) => ({ h: this.id, children }))
-          this.#hooks.emit('forwardedMigration', { ids: list.map((c) => c.id), to })
-        }
+      for (const [to, list] of cold) {
+        this.#sendChunks(to, 'Migrate', list, (children) => ({ h: this.id, children }))
+        this.#hooks.emit('forwardedMigration', { ids: list.map((c) => c.id), to })
       }
       this.#handOffDormant()
       for (const n of this.#peers) this.#send(n, 'Leave', { h: this.id })
@@ -1543,23 +1551,39 @@ export class Hub {
   /** Sends one hot-swap Migrate frame and resolves with the new owner's results (an error per child for no answer within `wait` ms or a lost node). */
   #handOver(to: string, frame: Payloads['Migrate'], wait: number): Promise<WireResult[]> {
     const ids = frame.children.map((c) => c.id)
+    const deadline = Date.now() + wait
     return new Promise<WireResult[]>((resolve) => {
-      let sent = this.#send(to, 'Migrate', frame)
-      if (sent === 'toolarge' && frame.hs !== undefined) {
-        log({ level: 'error', message: `hub ${this.id}: the handed-over state of ${ids.join(', ')} exceeds the frame limit; moving without it` })
-        const { hs: _dropped, ...bare } = frame
-        sent = this.#send(to, 'Migrate', bare)
+      // Encoded once: a retry after backpressure sends the same bytes.
+      let bytes = encodePayload('Migrate', frame)
+      const attempt = (): void => {
+        let sent = to === this.#self ? 'notconnected' : sendFrame(to, HubFrame.Migrate, bytes, LANE)
+        if (sent === 'toolarge' && frame.hs !== undefined) {
+          log({ level: 'error', message: `hub ${this.id}: the handed-over state of ${ids.join(', ')} exceeds the frame limit; moving without it` })
+          const { hs: _dropped, ...bare } = frame
+          bytes = encodePayload('Migrate', bare)
+          sent = sendFrame(to, HubFrame.Migrate, bytes, LANE)
+        }
+        // A full send queue (megabytes of state in flight) drains: try again until the retention is over.
+        if (sent === 'backpressure' && Date.now() < deadline) {
+          setTimeout(attempt, 10)
+          return
+        }
+        if (sent !== 'ok') {
+          if (sent !== 'notconnected' && sent !== 'stopped') log({ level: 'warn', message: `hub ${this.id}: a hot-swap Migrate frame to ${to} was not sent (${sent})` })
+          resolve(ids.map((id) => ({ id, error: sent === 'backpressure' ? 'backpressure' : 'noconnection', node: to })))
+          return
+        }
+        const ref = frame.ref!
+        const timer = setTimeout(
+          () => {
+            this.#pending.delete(ref)
+            resolve(ids.map((id) => ({ id, error: 'timeout', node: to })))
+          },
+          Math.max(0, deadline - Date.now()),
+        )
+        this.#pending.set(ref, { node: to, ids, resolve, timer })
       }
-      if (sent !== 'ok') {
-        resolve(ids.map((id) => ({ id, error: 'noconnection', node: to })))
-        return
-      }
-      const ref = frame.ref!
-      const timer = setTimeout(() => {
-        this.#pending.delete(ref)
-        resolve(ids.map((id) => ({ id, error: 'timeout', node: to })))
-      }, wait)
-      this.#pending.set(ref, { node: to, ids, resolve, timer })
+      attempt()
     })
   }
 
