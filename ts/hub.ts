@@ -111,6 +111,13 @@ interface LocalChild {
   handingTo?: string | undefined
   /** Hot swap: the state handed over for its first start. */
   handedOver?: Term | undefined
+  /**
+   * Hot swap, on the receiving node: the node handing this child over, and
+   * until when (ms). Its old instance still runs and is still registered
+   * there meanwhile; that is not a duplicate to resolve against this copy.
+   */
+  takingFrom?: string | undefined
+  takingUntil?: number | undefined
 }
 
 interface PendingReq {
@@ -677,7 +684,7 @@ export class Hub {
    * one request each. `states`: what a hot swap handed over, by id (given to
    * `init(arg, handedOver)` on the first start only).
    */
-  async #startLocalMany(children: WireChild[], check: boolean, lostNode?: string, states?: ReadonlyMap<string, Term>): Promise<WireResult[]> {
+  async #startLocalMany(children: WireChild[], check: boolean, lostNode?: string, states?: ReadonlyMap<string, Term>, takingFrom?: string): Promise<WireResult[]> {
     const results = new Array<WireResult>(children.length)
     const batch: LocalChild[] = []
     const at: number[] = []
@@ -702,6 +709,10 @@ export class Hub {
         continue
       }
       const lc: LocalChild = { child, Class, pid: null, stopping: false, handedOver: states?.get(id) }
+      if (takingFrom !== undefined) {
+        lc.takingFrom = takingFrom
+        lc.takingUntil = Date.now() + 2 * (this.#cfg.hotSwap?.retention ?? 0) + this.#cfg.syncInterval
+      }
       this.#local.set(id, lc)
       batch.push(lc)
       at.push(i)
@@ -993,6 +1004,9 @@ export class Hub {
 
   /** The duplicate rule: the ring owner's copy wins; if neither node owns it, the lower node name's. */
   #keepsMine(id: string, other: string): boolean {
+    // A hot swap from `other` to here is under way: ours is the one that stays.
+    const lc = this.#local.get(id)
+    if (lc?.takingFrom === other && Date.now() < lc.takingUntil!) return true
     const owner = this.#ring.owner(id)
     if (owner === this.#self) return true
     if (owner === other) return false
@@ -1309,7 +1323,14 @@ export class Hub {
    */
   async #rebalance(event: 'nodeup' | 'nodedown', n: string): Promise<void> {
     this.#refreshSelf()
-    const ids = [...this.#local.keys()].filter((id) => this.#local.get(id)!.handingTo === undefined)
+    // Not the children being handed away, nor those just handed here: a node
+    // that leaves hands its children over before its Leave arrives, so its
+    // peers still count it as their owner meanwhile and must not send them back.
+    const now = Date.now()
+    const ids = [...this.#local.keys()].filter((id) => {
+      const lc = this.#local.get(id)!
+      return lc.handingTo === undefined && !(lc.takingUntil !== undefined && now < lc.takingUntil)
+    })
     const moves = new Map<string, NormalChild[]>()
     const surplus: string[] = []
     const add = (to: string, id: string): void => {
@@ -1369,7 +1390,7 @@ export class Hub {
     // Orphans of a lost node are started unless they already run somewhere
     // else (their entry may still name the lost node here: that one is ignored).
     const states = p.hs === undefined ? undefined : new Map(p.hs)
-    void this.#startLocalMany(p.children, p.orphanOf !== undefined, p.orphanOf, states).then((results) => {
+    void this.#startLocalMany(p.children, p.orphanOf !== undefined, p.orphanOf, states, p.ref !== undefined ? from : undefined).then((results) => {
       this.#flush()
       // Hot swap: the old node stops its instances once it has this answer.
       if (p.ref !== undefined) this.#send(from, 'StartReply', { h: this.id, ref: p.ref, results })
