@@ -28,9 +28,9 @@ clusterSuite('tester', COOKIE)
 const spec = (id: string): { id: string; start: [string, unknown[]] } => ({ id, start: ['counter', [null]] })
 const ids = (n: number, prefix = 'meter'): string[] => Array.from({ length: n }, (_, i) => `${prefix}:${i}`)
 
-async function startNode(name: string): Promise<TestNode> {
+async function startNode(name: string, config: Record<string, unknown> = CONFIG): Promise<TestNode> {
   const n = await forkPeer(FIXTURE, COOKIE, name)
-  await n.call('startHub', { config: CONFIG })
+  await n.call('startHub', { config })
   return n
 }
 
@@ -216,6 +216,37 @@ describe('replication (factor 2, active_passive) on a real cluster', { timeout: 
     await settled(live, left)
     counts = await activeCounts(live)
     expect([...counts.values()].every((x) => x === 1)).toBe(true)
+  })
+})
+
+describe('replication with hot swap', { timeout: 120_000 }, () => {
+  afterAll(() => killAll())
+
+  it("a replica that loses its slot to a joining node hands it its own state; every child keeps both replicas' values", async () => {
+    const config = { ...CONFIG, id: 'replicated-hot', migration: { strategy: 'hot_swap', retention: 5000, handover: true } }
+    const [a, b] = await Promise.all([startNode('h1', config), startNode('h2', config)])
+    await waitFor('two hub members', async () => (await Promise.all([a, b].map((n) => n.call('hubNodes')))).every((m: string[]) => m.length === 2), 20_000)
+    const all = ids(40, 'hot')
+    expect((await a.call('start', { specs: all.map(spec) })).errors).toEqual([])
+    await settled([a, b], all)
+    // Only the active replica counts: each child's replicas now hold {n, 0}.
+    const countOf = (id: string): number => 1 + Number(id.split(':')[1])
+    for (const id of all) expect(await b.call('incr', { child: id, by: countOf(id) })).toBe(countOf(id))
+    const values = async (live: TestNode[]): Promise<Map<string, number[]>> => {
+      const rows: CounterRow[][] = await Promise.all(live.map((n) => n.call('counters')))
+      const out = new Map<string, number[]>()
+      for (const list of rows) for (const [id, , value] of list) out.set(id, [...(out.get(id) ?? []), value].sort((x, y) => x - y))
+      return out
+    }
+    const before = await values([a, b])
+    for (const id of all) expect(before.get(id)).toEqual([0, countOf(id)])
+    const c = await startNode('h3', config)
+    await settled([a, b, c], all)
+    const after = await values([a, b, c])
+    for (const id of all) expect(after.get(id)).toEqual(before.get(id))
+    const onC: CounterRow[] = await c.call('counters')
+    expect(onC.length).toBeGreaterThan(0)
+    for (const [, , , , handed] of onC) expect(handed).toBe(true)
   })
 })
 
