@@ -43,6 +43,13 @@ function names(nodes: unknown, what: string): string[] {
   return list as string[]
 }
 
+/** A stale local build of the addon (from before fault injection) would fail obscurely. */
+function checkAddon(h: Handle): void {
+  if (typeof (h as { block?: unknown }).block !== 'function') {
+    throw new Error('cluster.faults: the native addon is older than this JavaScript (no ClusterNode.block); rebuild it with `npm run build`')
+  }
+}
+
 /** @internal The controls over the running node `handle()` (undefined when not started). */
 export function createFaults(handle: () => Handle | undefined): ClusterFaults {
   return {
@@ -50,6 +57,7 @@ export function createFaults(handle: () => Handle | undefined): ClusterFaults {
       const list = names(nodes, 'cluster.faults.block')
       const h = handle()
       if (h === undefined) throw new ConnectionError('cluster.faults.block: the cluster is not started', list[0] ?? '')
+      checkAddon(h)
       for (const n of list) {
         const error = h.block(n)
         if (error != null) throw new TypeError(`cluster.faults.block(${n}): ${error}`)
@@ -60,11 +68,15 @@ export function createFaults(handle: () => Handle | undefined): ClusterFaults {
       if (typeof redial !== 'boolean') throw new TypeError('cluster.faults.unblock: options.redial must be a boolean')
       const h = handle()
       if (h === undefined) return []
+      checkAddon(h)
       const list = nodes === undefined ? h.blocked() : names(nodes, 'cluster.faults.unblock')
       return list.filter((n) => h.unblock(n, redial))
     },
     blocked() {
-      return handle()?.blocked() ?? []
+      const h = handle()
+      if (h === undefined) return []
+      checkAddon(h)
+      return h.blocked()
     },
   }
 }
