@@ -40,7 +40,7 @@ async function startNode(name: string, config: Record<string, unknown> = CONFIG)
  * and really running there with the registered pid, and exactly one replica
  * told 'active' — the one on the best owner. Returns the agreed registry.
  */
-async function settled(live: TestNode[], expectIds: string[], timeout = 30_000): Promise<Replicas> {
+async function settled(live: TestNode[], expectIds: string[], timeout = 30_000, shape: { factor: number; allActive: boolean } = { factor: FACTOR, allActive: false }): Promise<Replicas> {
   const ring = new HubRing(live.map((n) => n.name))
   let last = ''
   let agreed: Replicas = []
@@ -59,11 +59,11 @@ async function settled(live: TestNode[], expectIds: string[], timeout = 30_000):
         })
         let replicas = 0
         for (const [id, nodes] of regs[0]!) {
-          const owners = ring.owners(id, FACTOR)
+          const owners = ring.owners(id, shape.factor)
           const on = nodes.map(([n]) => n).sort()
           if (JSON.stringify(on) !== JSON.stringify([...owners].sort())) return (last = `${id} on ${on.join(',')}, owners ${owners.join(',')}`), false
           for (const [n, pid] of nodes) {
-            const mode = n === owners[0] ? 'active' : 'passive'
+            const mode = shape.allActive || n === owners[0] ? 'active' : 'passive'
             if (running.get(`${id} ${n}`) !== `${pid} ${mode}`) return (last = `${id} on ${n}: registered ${pid} ${mode}, runs ${running.get(`${id} ${n}`)}`), false
             replicas++
           }
@@ -247,6 +247,31 @@ describe('replication with hot swap', { timeout: 120_000 }, () => {
     const onC: CounterRow[] = await c.call('counters')
     expect(onC.length).toBeGreaterThan(0)
     for (const [, , , , handed] of onC) expect(handed).toBe(true)
+  })
+})
+
+describe("replication on every member ('cluster_size', active_active, every replica signalled)", { timeout: 120_000 }, () => {
+  afterAll(() => killAll())
+
+  it('runs each child on every member, each replica told active, through a join and a SIGKILL', async () => {
+    // A sync interval longer than the test: the joining node's slots are filled at the join, not by the periodic pass.
+    const config = {
+      ...CONFIG,
+      id: 'everywhere',
+      redundancy: { strategy: 'replication', factor: 'cluster_size', mode: 'active_active', redundancySignal: 'all' },
+      sync: { strategy: 'pubsub', interval: 600_000 },
+    }
+    const [a, b] = await Promise.all([startNode('e1', config), startNode('e2', config)])
+    await waitFor('two hub members', async () => (await Promise.all([a, b].map((n) => n.call('hubNodes')))).every((m: string[]) => m.length === 2), 20_000)
+    const all = ids(30, 'all')
+    const r = await b.call('start', { specs: all.map(spec) })
+    expect(r.errors).toEqual([])
+    expect(r.started.every((s: { nodes: unknown[] }) => s.nodes.length === 2)).toBe(true)
+    await settled([a, b], all, 30_000, { factor: 2, allActive: true })
+    const c = await startNode('e3', config)
+    await settled([a, b, c], all, 30_000, { factor: 3, allActive: true })
+    a.child.kill('SIGKILL')
+    await settled([b, c], all, 30_000, { factor: 2, allActive: true })
   })
 })
 

@@ -232,6 +232,11 @@ export class Hub {
   #dormant = new Map<string, NormalChild>()
   #quorumTimer: ReturnType<typeof setTimeout> | undefined
   readonly #syncSeen = new Map<string, number>()
+  // Replication: a join happened and this node may own slots nobody will
+  // move to it ('cluster_size', or more owners than holders); filled once
+  // every peer's full list has arrived (so a replica being handed over still
+  // counts and is not started twice from its spec).
+  #fillAfterJoin = false
   // Children handed to a node (Migrate) whose registry entry from it has not
   // arrived yet: if that node is lost first (a split, or several nodes lost
   // at once), they are placed again with its orphans instead of vanishing.
@@ -1064,6 +1069,17 @@ export class Hub {
     if (p.v !== undefined) this.#versions.direct(from, p.v)
     this.#replaceFrom(from, acc)
     if (p.g !== undefined) this.#onGossip(from, p.g)
+    if (this.#fillAfterJoin && [...this.#peers].every((n) => (this.#syncSeen.get(n) ?? 0) > 0)) {
+      this.#fillAfterJoin = false
+      void this.#serial(async () => {
+        if (!this.#alive || this.#quorum.partitioned) return
+        const missing = this.#missingSlots()
+        if (missing.length === 0) return
+        await this.#startLocalMany(missing, false)
+        this.#flush()
+        this.#signalRoles()
+      })
+    }
   }
 
   /**
@@ -1309,6 +1325,7 @@ export class Hub {
     this.#flush()
     this.#sendSync(n)
     if (!this.#quorum.partitioned) await this.#rebalance('nodeup', n)
+    if (this.#rep !== null) this.#fillAfterJoin = true
     this.#signalRoles()
     this.#hooks.emit('postRedistribution', { event: 'nodeup', node: n })
     this.#unlock()
