@@ -51,7 +51,7 @@ export interface Payloads {
    * The sender's own children (authoritative); the last frame of a list carries `v`, its version, and
    * under gossip sync `g`: the sender's copy of other members' lists, each with the version it is complete at.
    */
-  Sync: { h: string; entries: WireEntry[]; last: boolean; v?: Version; g?: GossipList[] }
+  Sync: { h: string; entries: WireEntry[]; last: boolean; v?: Version; g?: GossipList[]; t?: string[] }
   /**
    * `orphanOf`: the children of that lost node, sent by a survivor to their
    * new owner (so a registry entry still on that node does not block the
@@ -111,6 +111,7 @@ const CHECKS: { [K in keyof Payloads]: (p: Record<string, unknown>) => boolean }
     typeof p.last === 'boolean' &&
     arrayOf(p.entries, isEntry) &&
     (p.v === undefined || isVersion(p.v)) &&
+    (p.t === undefined || arrayOf(p.t, isId)) &&
     (p.g === undefined || arrayOf(p.g, (l): l is GossipList => isObj(l) && typeof l.n === 'string' && isVersion(l.v) && arrayOf(l.e, isEntry))),
   Migrate: (p) =>
     arrayOf(p.children, isChild) &&

@@ -100,6 +100,8 @@ const LANE = 7
 const CHUNK = 5000
 /** How long a member lost to a fault is re-dialed (every discoverInterval) before it is given up: an hour. */
 const LOST_REDIAL_MS = 3_600_000
+/** How long a deliberately stopped child's tombstone is kept (and sent with full lists): an hour. */
+const TOMB_MS = 3_600_000
 
 interface LocalChild {
   child: NormalChild
@@ -250,6 +252,12 @@ export class Hub {
   readonly #lostMembers = new Map<string, number>()
   // Members that said they are partitioned: counted for quorum, out of the ring.
   readonly #idle = new Set<string>()
+  // Tombstones: ids this node stopped on purpose (stopChild, a transient or
+  // temporary exit), with when, sent with its full lists for TOMB_MS so a
+  // node recovering from a partition does not bring them back from the specs
+  // it kept; and the ids other members reported so.
+  readonly #tombs = new Map<string, number>()
+  readonly #tombsSeen = new Set<string>()
 
   /** Use {@link Hub.start}. */
   private constructor(cfg: NormalConfig) {
@@ -779,6 +787,7 @@ export class Hub {
     // Not restarted (transient exit 'normal', or temporary): removed cluster-wide.
     this.#local.delete(id)
     this.#forgetLocal(id)
+    this.#tombs.set(id, Date.now())
   }
 
   #watchSupervisor(): void {
@@ -821,7 +830,7 @@ export class Hub {
     }
     const outcomes = await Promise.all(
       [...groups].map(async ([target, list]) => {
-        const results = target === this.#self ? await this.#stopLocalMany(list) : await this.#request(target, 'Stop', list, timeout, (part, ref) => ({ h: this.id, ref, ids: part }))
+        const results = target === this.#self ? this.#bury(await this.#stopLocalMany(list)) : await this.#request(target, 'Stop', list, timeout, (part, ref) => ({ h: this.id, ref, ids: part }))
         return results.map((r) => [target, r] as const)
       }),
     )
@@ -936,7 +945,7 @@ export class Hub {
 
   /** @internal */
   _onStop(from: string, p: Payloads['Stop']): void {
-    void this.#stopLocalMany(p.ids).then((results) => this.#send(from, 'StopReply', { h: this.id, ref: p.ref, results }))
+    void this.#stopLocalMany(p.ids).then((results) => this.#send(from, 'StopReply', { h: this.id, ref: p.ref, results: this.#bury(results) }))
   }
 
   // ------------------------------------------------------------- registry sync
@@ -1024,13 +1033,14 @@ export class Hub {
     const wire = entries.map((e) => ({ c: e.child, p: e.pid }))
     const v = this.#versions.own
     const g = gossip ? this.#gossipView(to) : undefined
+    const t = this.#tombIds()
     if (wire.length === 0) {
-      this.#send(to, 'Sync', { h: this.id, entries: [], last: true, v, ...(g && { g }) })
+      this.#send(to, 'Sync', { h: this.id, entries: [], last: true, v, ...(g && { g }), ...(t && { t }) })
       return
     }
     for (let i = 0; i < wire.length; i += CHUNK) {
       const last = i + CHUNK >= wire.length
-      this.#send(to, 'Sync', { h: this.id, entries: wire.slice(i, i + CHUNK), last, ...(last && { v, ...(g && { g }) }) })
+      this.#send(to, 'Sync', { h: this.id, entries: wire.slice(i, i + CHUNK), last, ...(last && { v, ...(g && { g }), ...(t && { t }) }) })
     }
   }
 
@@ -1067,6 +1077,8 @@ export class Hub {
     this.#syncIn.delete(from)
     this.#syncSeen.set(from, (this.#syncSeen.get(from) ?? 0) + 1)
     if (p.v !== undefined) this.#versions.direct(from, p.v)
+    // Only what a partitioned or recovering node kept specs for needs them.
+    if (p.t !== undefined && this.#dormant.size > 0) for (const id of p.t) this.#tombsSeen.add(id)
     this.#replaceFrom(from, acc)
     if (p.g !== undefined) this.#onGossip(from, p.g)
     if (this.#fillAfterJoin && [...this.#peers].every((n) => (this.#syncSeen.get(n) ?? 0) > 0)) {
@@ -1417,6 +1429,21 @@ export class Hub {
     })
   }
 
+  /** Records the children in `results` that stopped as tombstones; returns `results`. */
+  #bury(results: WireResult[]): WireResult[] {
+    const now = Date.now()
+    for (const r of results) if (!('error' in r)) this.#tombs.set(r.id, now)
+    return results
+  }
+
+  /** The recent tombstones (older ones, and ids that run again, are dropped); undefined if none. */
+  #tombIds(): string[] | undefined {
+    if (this.#tombs.size === 0) return undefined
+    const old = Date.now() - TOMB_MS
+    for (const [id, at] of this.#tombs) if (at < old || this.#reg.location(id) !== undefined) this.#tombs.delete(id)
+    return this.#tombs.size === 0 ? undefined : [...this.#tombs.keys()]
+  }
+
   /** Notes children handed to `to`, until its registry entry for each arrives. */
   #remember(to: string, list: NormalChild[]): void {
     let m = this.#handed.get(to)
@@ -1477,6 +1504,7 @@ export class Hub {
   /** Below quorum: every local child stops (its spec is kept), and the hub stays locked. */
   async #enterPartition(): Promise<void> {
     if (!this.#quorum.partitioned || !this.#alive) return
+    this.#tombsSeen.clear()
     log({ level: 'warn', message: `hub ${this.id}: below quorum (${this.#peers.size + 1} members seen); stopping ${this.#local.size} local children until quorum returns` })
     this.#hooks.emit('lockChanged', { locked: true, reason: 'partitioned' })
     for (const lc of this.#local.values()) this.#dormant.set(lc.child.id, lc.child)
@@ -1498,7 +1526,9 @@ export class Hub {
       await new Promise((r) => setTimeout(r, 20))
     }
     if (this.#quorum.partitioned || !this.#alive) return
-    const dormant = [...this.#dormant.values()].filter((c) => this.#reg.location(c.id) === undefined)
+    // Not restarted: what runs somewhere already, and what a member stopped on purpose meanwhile (its tombstones).
+    const dormant = [...this.#dormant.values()].filter((c) => this.#reg.location(c.id) === undefined && !this.#tombsSeen.has(c.id))
+    this.#tombsSeen.clear()
     this.#dormant = new Map()
     log({ level: 'warn', message: `hub ${this.id}: quorum is back (${this.#peers.size + 1} members); restarting ${dormant.length} children` })
     // Each kept child goes to its owner, or under replication to each of its owners (one per replica slot).
