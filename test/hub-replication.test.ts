@@ -21,7 +21,7 @@ const CONFIG = {
 const N = 60
 
 type Replicas = Array<[id: string, nodes: Array<[node: string, pid: string]>]>
-type CounterRow = [id: string, pid: string, value: number, mode: 'active' | 'passive' | null, handed: boolean]
+type CounterRow = [id: string, pid: string, value: number, mode: 'active' | 'passive' | null, handed: boolean, pad: number, signals: Array<'active' | 'passive'>]
 
 clusterSuite('tester', COOKIE)
 
@@ -40,7 +40,12 @@ async function startNode(name: string, config: Record<string, unknown> = CONFIG)
  * and really running there with the registered pid, and exactly one replica
  * told 'active' — the one on the best owner. Returns the agreed registry.
  */
-async function settled(live: TestNode[], expectIds: string[], timeout = 30_000, shape: { factor: number; allActive: boolean } = { factor: FACTOR, allActive: false }): Promise<Replicas> {
+async function settled(
+  live: TestNode[],
+  expectIds: string[],
+  timeout = 30_000,
+  shape: { factor: number; allActive: boolean; modes?: boolean } = { factor: FACTOR, allActive: false },
+): Promise<Replicas> {
   const ring = new HubRing(live.map((n) => n.name))
   let last = ''
   let agreed: Replicas = []
@@ -64,7 +69,9 @@ async function settled(live: TestNode[], expectIds: string[], timeout = 30_000, 
           if (JSON.stringify(on) !== JSON.stringify([...owners].sort())) return (last = `${id} on ${on.join(',')}, owners ${owners.join(',')}`), false
           for (const [n, pid] of nodes) {
             const mode = shape.allActive || n === owners[0] ? 'active' : 'passive'
-            if (running.get(`${id} ${n}`) !== `${pid} ${mode}`) return (last = `${id} on ${n}: registered ${pid} ${mode}, runs ${running.get(`${id} ${n}`)}`), false
+            // `modes: false`: not every replica is told its role (redundancySignal), so only the pid is checked.
+            const runs = shape.modes === false ? running.get(`${id} ${n}`)?.split(' ')[0] : running.get(`${id} ${n}`)
+            if (runs !== (shape.modes === false ? pid : `${pid} ${mode}`)) return (last = `${id} on ${n}: registered ${pid} ${mode}, runs ${running.get(`${id} ${n}`)}`), false
             replicas++
           }
         }
@@ -296,3 +303,84 @@ describe('replication through a network split and its heal (divergence)', { time
     expect([...counts.values()].every((x) => x === 1)).toBe(true)
   })
 })
+
+// Which replicas hear their role, per `redundancySignal` (ProcessHub's
+// `redundancy_signal`): only the role named ('active' or 'passive'), or none.
+// A replica is told at its start, and a surviving passive replica that a
+// SIGKILL makes active is told again only if 'active' replicas are told.
+for (const which of ['active', 'passive', 'none'] as const) {
+  describe(`redundancySignal: '${which}' (factor 2, active_passive)`, { timeout: 120_000 }, () => {
+    afterAll(() => killAll())
+
+    it(`tells ${which === 'none' ? 'no replica' : `only the ${which} replicas`} their role, at start and when a SIGKILL flips a passive replica to active`, async () => {
+      const config = { ...CONFIG, id: `signal-${which}`, redundancy: { ...CONFIG.redundancy, redundancySignal: which } }
+      const told = (role: 'active' | 'passive'): boolean => which === role
+      const [a, b, c] = await Promise.all([startNode(`${which}1`, config), startNode(`${which}2`, config), startNode(`${which}3`, config)])
+      await waitFor('three hub members', async () => (await Promise.all([a, b, c].map((n) => n.call('hubNodes')))).every((m: string[]) => m.length === 3), 20_000)
+      const all = ids(30, which)
+      expect((await a.call('start', { specs: all.map(spec) })).errors).toEqual([])
+      const shape = { factor: FACTOR, allActive: false, modes: false }
+      await settled([a, b, c], all, 30_000, shape)
+      // Each replica's signal is sent before its start is confirmed, so it is
+      // in the mailbox ahead of the 'get' that reads it.
+      const signalsOn = async (live: TestNode[]): Promise<Map<string, { pid: string; signals: string[] }>> => {
+        const rows: CounterRow[][] = await Promise.all(live.map((n) => n.call('counters')))
+        const out = new Map<string, { pid: string; signals: string[] }>()
+        rows.forEach((list, i) => {
+          for (const [id, pid, , , , , signals] of list) out.set(`${id} ${live[i]!.name}`, { pid, signals })
+        })
+        return out
+      }
+      const ring3 = new HubRing([a, b, c].map((n) => n.name))
+      const roleOn = (ring: HubRing, id: string, n: string): 'active' | 'passive' => (ring.owners(id, 1)[0] === n ? 'active' : 'passive')
+      const before = await signalsOn([a, b, c])
+      expect(before.size).toBe(all.length * FACTOR)
+      let heard = 0
+      for (const [key, { signals }] of before) {
+        const [id, n] = key.split(' ') as [string, string]
+        const role = roleOn(ring3, id, n)
+        expect(signals, key).toEqual(told(role) ? [role] : [])
+        heard += signals.length
+      }
+      // Exactly one replica per child is active, so 'active' tells one per child and 'passive' one per child too (factor 2).
+      expect(heard).toBe(which === 'none' ? 0 : all.length)
+
+      // SIGKILL c: each survivor drops it, restarts the missing slots, then
+      // re-signals its replicas (postRedistribution comes after that).
+      const seen = new Map<string, boolean>([[a.name, false], [b.name, false]])
+      c.child.kill('SIGKILL')
+      await settled([a, b], all, 30_000, shape)
+      await waitFor(
+        'both survivors to finish redistributing after the nodedown',
+        async () => {
+          for (const n of [a, b]) {
+            const hooks: Array<{ hook: string; payload: { event?: string; node?: string } }> = await n.call('hooks')
+            if (hooks.some((h) => h.hook === 'postRedistribution' && h.payload.event === 'nodedown' && h.payload.node === c.name)) seen.set(n.name, true)
+          }
+          return [...seen.values()].every(Boolean)
+        },
+        30_000,
+      )
+      const ring2 = new HubRing([a.name, b.name])
+      const after = await signalsOn([a, b])
+      expect(after.size).toBe(all.length * FACTOR)
+      let flipped = 0
+      for (const [key, { pid, signals }] of after) {
+        const [id, n] = key.split(' ') as [string, string]
+        const now = roleOn(ring2, id, n)
+        const old = before.get(key)
+        if (old === undefined || old.pid !== pid) {
+          // A replica started for a slot c held: told at its start only.
+          expect(signals, key).toEqual(told(now) ? [now] : [])
+          continue
+        }
+        const was = roleOn(ring3, id, n)
+        if (was !== now) flipped++
+        const expected = [...(told(was) ? [was] : []), ...(was !== now && told(now) ? [now] : [])]
+        expect(signals, key).toEqual(expected)
+      }
+      // c was the active owner of some children whose passive replica survived.
+      expect(flipped).toBeGreaterThan(0)
+    })
+  })
+}
