@@ -74,7 +74,7 @@ async function settled(all: TestNode[], ids: string[], timeout = 20_000): Promis
   return agreed
 }
 
-describe('hub recovery', { timeout: 90_000 }, () => {
+describe('hub recovery', () => {
   it('releases a redistribution lock held past deadlockRecoveryTimeout (lockChanged deadlock_recovery, a warning) and keeps working', async () => {
     Hub.define('device', SlowToStop)
     const config = { id: 'locks', deadlockRecoveryTimeout: 400, shutdownTimeout: 10_000, discoverInterval: 500 }
@@ -126,7 +126,7 @@ describe('hub recovery', { timeout: 90_000 }, () => {
     } finally {
       await hub.stop()
     }
-  })
+  }, 90_000)
 
   it('a start confirmed to the caller is never lost when its owner dies right after, even if the new owner never heard of the child', async () => {
     const config = { id: 'owners', sync: { strategy: 'pubsub', interval: 60_000 }, discoverInterval: 1000 }
@@ -162,5 +162,5 @@ describe('hub recovery', { timeout: 90_000 }, () => {
     const after = await settled([a, c], ids, 30_000)
     for (const [id, node] of after) expect(node).toBe(ring2.owner(id))
     expect(await a.call('call', { child: ids[0], req: 'arg' })).toBe(ids[0])
-  })
+  }, 90_000)
 })
