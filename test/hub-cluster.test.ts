@@ -7,13 +7,14 @@ import { HubRing } from 'ironwood'
 import { beforeAll, describe, expect, it } from 'vitest'
 
 import { type TestNode, clusterSuite, forkPeer, waitFor } from './cluster-harness.js'
+import { type Entry, settled as settle } from './hub-settle.js'
 
+const settled = (all: TestNode[], ids?: string[], timeout = 15_000): Promise<Entry[]> => settle(all, { ids, timeout })
 const FIXTURE = fileURLToPath(new URL('./fixtures/hub-node.mjs', import.meta.url))
 const COOKIE = 'hub-cookie'
 const CONFIG = { id: 'devices', sync: { strategy: 'pubsub', interval: 1000 }, discoverInterval: 1000 }
 const N = 300
 
-type Entry = [id: string, node: string, pid: string]
 
 const logs: string[] = []
 clusterSuite('tester', COOKIE, (m) => logs.push(m))
@@ -34,43 +35,6 @@ async function waitMembers(all: TestNode[], what: string): Promise<void> {
     const seen = await Promise.all(all.map((n) => n.call('hubNodes')))
     return seen.every((s: string[]) => JSON.stringify(s) === JSON.stringify(expected))
   }, 20_000)
-}
-
-/**
- * Waits until the hub has settled on `all`: every registry identical, every
- * child registered on the node where it really runs, each running once, and
- * (when `expectIds`) exactly those ids. Returns the agreed registry.
- */
-async function settled(all: TestNode[], expectIds?: string[], timeout = 15_000): Promise<Entry[]> {
-  let last = ''
-  let agreed: Entry[] = []
-  try {
-    await waitFor('the hub to settle', async () => {
-      const regs: Entry[][] = await Promise.all(all.map((n) => n.call('registry')))
-      const locals: Array<Array<[string, string]>> = await Promise.all(all.map((n) => n.call('local')))
-      const first = JSON.stringify(regs[0])
-      if (!regs.every((r) => JSON.stringify(r) === first)) return (last = 'registries differ'), false
-      const running = new Map<string, string>()
-      for (const [i, list] of locals.entries()) {
-        for (const [id, pid] of list) {
-          if (running.has(id)) return (last = `${id} runs twice`), false
-          running.set(id, `${all[i]!.name} ${pid}`)
-        }
-      }
-      if (running.size !== regs[0]!.length) return (last = `${running.size} running, ${regs[0]!.length} registered`), false
-      for (const [id, node, pid] of regs[0]!) {
-        if (running.get(id) !== `${node} ${pid}`) return (last = `${id} registered on ${node} but runs ${running.get(id)}`), false
-      }
-      if (expectIds !== undefined && JSON.stringify(regs[0]!.map((e) => e[0])) !== JSON.stringify([...expectIds].sort())) {
-        return (last = `ids differ (${regs[0]!.length} vs ${expectIds.length})`), false
-      }
-      agreed = regs[0]!
-      return true
-    }, timeout)
-  } catch (error) {
-    throw new Error(`${(error as Error).message}: ${last}`)
-  }
-  return agreed
 }
 
 describe('the hub on a real 3-node cluster', { timeout: 60_000 }, () => {

@@ -11,12 +11,14 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { node } from 'ironwood'
 
 import { type TestNode, clusterSuite, forkNode, forkPeer, killAll, waitFor } from './cluster-harness.js'
+import { type Entry, settled as settle } from './hub-settle.js'
 
+/** Settled, and each child on its ring owner among `all`. */
+const settled = (all: TestNode[], ids: string[], timeout = 30_000): Promise<Entry[]> => settle(all, { ids, onOwner: true, timeout })
 const FIXTURE = fileURLToPath(new URL('./fixtures/hub-node.mjs', import.meta.url))
 const COOKIE = 'partition-cookie'
 const BASE = { id: 'devices', sync: { strategy: 'pubsub', interval: 1000 }, discoverInterval: 1000 }
 
-type Entry = [id: string, node: string, pid: string]
 
 clusterSuite('ptester', COOKIE)
 
@@ -45,42 +47,6 @@ async function waitMembers(all: TestNode[], timeout = 20_000): Promise<void> {
 
 /** The children really alive on each node. */
 const locals = async (all: TestNode[]): Promise<string[][]> => (await Promise.all(all.map((n) => n.call('local')))).map((l: Array<[string, string]>) => l.map(([id]) => id))
-
-/**
- * Waits until `all` agree: identical registries, each child running exactly
- * once among them, registered where it runs, on its ring owner, and exactly
- * `expectIds`. Returns the registry.
- */
-async function settled(all: TestNode[], expectIds: string[], timeout = 30_000): Promise<Entry[]> {
-  let last = ''
-  let agreed: Entry[] = []
-  const ring = new HubRing(all.map((n) => n.name))
-  try {
-    await waitFor('the hub to settle', async () => {
-      const regs: Entry[][] = await Promise.all(all.map((n) => n.call('registry')))
-      const here: Array<Array<[string, string]>> = await Promise.all(all.map((n) => n.call('local')))
-      const first = JSON.stringify(regs[0])
-      if (!regs.every((r) => JSON.stringify(r) === first)) return (last = 'registries differ'), false
-      const running = new Map<string, string>()
-      for (const [i, list] of here.entries()) {
-        for (const [id, pid] of list) {
-          if (running.has(id)) return (last = `${id} runs twice`), false
-          running.set(id, `${all[i]!.name} ${pid}`)
-        }
-      }
-      if (JSON.stringify(regs[0]!.map((e) => e[0])) !== JSON.stringify([...expectIds].sort())) return (last = `ids differ (${regs[0]!.length} registered)`), false
-      for (const [id, node, pid] of regs[0]!) {
-        if (running.get(id) !== `${node} ${pid}`) return (last = `${id} registered on ${node} but runs ${running.get(id)}`), false
-        if (ring.owner(id) !== node) return (last = `${id} runs on ${node}, not its owner ${ring.owner(id)}`), false
-      }
-      agreed = regs[0]!
-      return true
-    }, timeout)
-  } catch (error) {
-    throw new Error(`${(error as Error).message}: ${last}`)
-  }
-  return agreed
-}
 
 type Replicas = Array<[id: string, nodes: Array<[node: string, pid: string]>]>
 

@@ -7,11 +7,12 @@ import { GenServer, Hub, HubRing, type HubStartResult, type Pid, isAlive } from 
 import { describe, expect, it } from 'vitest'
 
 import { type TestNode, clusterSuite, forkPeer, waitFor } from './cluster-harness.js'
+import { type Entry, settled as settle } from './hub-settle.js'
 
+const settled = (all: TestNode[], ids: string[], timeout = 20_000): Promise<Entry[]> => settle(all, { ids, timeout })
 const FIXTURE = fileURLToPath(new URL('./fixtures/hub-node.mjs', import.meta.url))
 const COOKIE = 'hub-recovery-cookie'
 
-type Entry = [id: string, node: string, pid: string]
 
 const logs: string[] = []
 clusterSuite('tester', COOKIE, (m) => logs.push(m))
@@ -41,37 +42,6 @@ async function hubNode(name: string, config: Record<string, unknown>): Promise<T
   const n = await forkPeer(FIXTURE, COOKIE, name)
   await n.call('startHub', { config })
   return n
-}
-
-/** Every node's registry identical, each child running once where it is registered, with exactly `ids`. */
-async function settled(all: TestNode[], ids: string[], timeout = 20_000): Promise<Entry[]> {
-  let last = ''
-  let agreed: Entry[] = []
-  try {
-    await waitFor('the hub to settle', async () => {
-      const regs: Entry[][] = await Promise.all(all.map((n) => n.call('registry')))
-      const locals: Array<Array<[string, string]>> = await Promise.all(all.map((n) => n.call('local')))
-      const first = JSON.stringify(regs[0])
-      if (!regs.every((r) => JSON.stringify(r) === first)) return (last = 'registries differ'), false
-      const running = new Map<string, string>()
-      for (const [i, list] of locals.entries()) {
-        for (const [id, pid] of list) {
-          if (running.has(id)) return (last = `${id} runs twice`), false
-          running.set(id, `${all[i]!.name} ${pid}`)
-        }
-      }
-      for (const [id, node, pid] of regs[0]!) {
-        if (running.get(id) !== `${node} ${pid}`) return (last = `${id} registered on ${node} but runs ${running.get(id)}`), false
-      }
-      if (JSON.stringify(regs[0]!.map((e) => e[0])) !== JSON.stringify([...ids].sort())) return (last = `${regs[0]!.length} of ${ids.length} ids`), false
-      if (running.size !== ids.length) return (last = `${running.size} running`), false
-      agreed = regs[0]!
-      return true
-    }, timeout)
-  } catch (error) {
-    throw new Error(`${(error as Error).message}: ${last}`)
-  }
-  return agreed
 }
 
 describe('hub recovery', () => {
