@@ -22,9 +22,9 @@
 // Targets (not tests): replica count restored within 3 s of nodedown for
 // 10,000 children; hot swap of ≈ 3,000 children with state within 3 s of
 // the join.
-import { fork } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
+import { forkBenchNode, killBenchNodes, until as untilHolds } from './lib/bench-nodes.mjs'
 import { pinNativeAddon } from './lib/pin-addon.mjs'
 
 const SELF = fileURLToPath(import.meta.url)
@@ -115,38 +115,11 @@ if (asNode) {
   const cookie = randomBytes(16).toString('hex')
   const fmt = (n, d = 0) => n.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d })
   const log = (...a) => console.error(...a)
-  const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
-  const children = new Set()
-  process.on('exit', () => {
-    for (const c of children) c.kill('SIGKILL')
-  })
 
   await cluster.start({ name: 'a', cookie, ...FAST })
-  const forkNode = (name) =>
-    new Promise((resolve, reject) => {
-      const child = fork(SELF, ['--node', JSON.stringify({ name, cookie, seeds: [node()] })], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-      children.add(child)
-      const pending = new Map()
-      let next = 1
-      const call = (cmd, args = {}) =>
-        new Promise((res) => {
-          const id = next++
-          pending.set(id, res)
-          child.send({ ...args, id, cmd })
-        })
-      child.on('message', (m) => {
-        if (m.type === 'started') resolve({ child, name: m.name, call })
-        else pending.get(m.id)?.(m.value)
-      })
-      child.once('exit', (code) => reject(new Error(`${name} exited early (${code})`)))
-    })
-  const until = async (what, cond, ms = 120_000) => {
-    const end = Date.now() + ms
-    while (!(await cond())) {
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-      await sleep(10)
-    }
-  }
+  const forkNode = (name) => forkBenchNode(SELF, name, cookie, node())
+  const until = (what, cond, ms = 120_000) => untilHolds(what, cond, ms, 10)
+
   const ids = (n, p) => Array.from({ length: n }, (_, i) => `${p}:${i}`)
   const specs = (list) => list.map((id, i) => ({ id, start: ['meter', [i]] }))
 
@@ -183,7 +156,6 @@ if (asNode) {
     clear(mine.get(which).marks)
     await Promise.all(survivors.map((s) => s.call('reset')))
     victim.child.kill('SIGKILL')
-    children.delete(victim.child)
     await until(`${victim.name} to be gone`, () => !nodes().includes(victim.name))
     await until(`${which}: survivors redistributed`, async () => {
       const m = await Promise.all(survivors.map((s) => s.call('marks', { hub: which })))
@@ -262,7 +234,6 @@ if (asNode) {
     log(`${which} swap: ${moving} children moved to the newcomer ${ms} ms after its Hub.start (${handed.count} started from handed-over state)`)
     await stopEverywhere(which, [b, c, d])
     d.child.kill('SIGKILL')
-    children.delete(d.child)
   }
 
   // --- the table -------------------------------------------------------------------
@@ -279,7 +250,7 @@ if (asNode) {
   console.log(line(head))
   console.log(`| ${widths.map((w) => '-'.repeat(w)).join(' | ')} |`)
   for (const x of rows) console.log(line(x))
-  for (const ch of children) ch.kill('SIGKILL')
+  killBenchNodes()
   await cluster.stop()
   process.exit(0)
 }

@@ -26,10 +26,10 @@
 // Targets (not tests): 100,000 children across 3 nodes in ≤ 5 s; a killed
 // node's ≈ 3,300 of 10,000 running elsewhere within 2 s of nodedown; a join
 // moves ≤ 1.2 × 1/N; whereIs ≥ 1,000,000 lookups/s.
-import { fork } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { measureSync } from './lib/measure.mjs'
+import { forkBenchNode, killBenchNodes, until as untilHolds } from './lib/bench-nodes.mjs'
 import { pinNativeAddon } from './lib/pin-addon.mjs'
 
 const SELF = fileURLToPath(import.meta.url)
@@ -76,38 +76,10 @@ if (asNode) {
   const cookie = randomBytes(16).toString('hex')
   const fmt = (n, d = 0) => n.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d })
   const log = (...a) => console.error(...a)
-  const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
-  const children = new Set()
-  process.on('exit', () => {
-    for (const c of children) c.kill('SIGKILL')
-  })
 
   await cluster.start({ name: 'a', cookie, ...FAST })
-  const forkNode = (name) =>
-    new Promise((resolve, reject) => {
-      const child = fork(SELF, ['--node', JSON.stringify({ name, cookie, seeds: [node()] })], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-      children.add(child)
-      const pending = new Map()
-      let next = 1
-      const call = (cmd) =>
-        new Promise((res) => {
-          const id = next++
-          pending.set(id, res)
-          child.send({ id, cmd })
-        })
-      child.on('message', (m) => {
-        if (m.type === 'started') resolve({ child, name: m.name, call })
-        else pending.get(m.id)?.(m.value)
-      })
-      child.once('exit', (code) => reject(new Error(`${name} exited early (${code})`)))
-    })
-  const until = async (what, cond, ms = 60_000) => {
-    const end = Date.now() + ms
-    while (!(await cond())) {
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-      await sleep(5)
-    }
-  }
+  const forkNode = (name) => forkBenchNode(SELF, name, cookie, node())
+  const until = (what, cond, ms = 60_000) => untilHolds(what, cond, ms, 5)
 
   const ids = (n, p) => Array.from({ length: n }, (_, i) => `${p}:${i}`)
   const specs = (list) => list.map((id) => ({ id, start: ['device', [id]] }))
@@ -217,7 +189,6 @@ if (asNode) {
     const hookId = hub.on('postRedistribution', onPost)
     for (const s of survivors) await s.call('reset')
     victim.child.kill('SIGKILL')
-    children.delete(victim.child)
     await until('the victim to be gone', () => !nodes().includes(victim.name))
     await until('the children to run elsewhere', async () => {
       const reg = hub.processList()
@@ -263,7 +234,7 @@ if (asNode) {
   console.log(line(head))
   console.log(`| ${widths.map((w) => '-'.repeat(w)).join(' | ')} |`)
   for (const r of rows) console.log(line(r))
-  for (const ch of children) ch.kill('SIGKILL')
+  killBenchNodes()
   await hub.stop().catch(() => {})
   await cluster.stop()
   process.exit(0)
