@@ -57,6 +57,15 @@ export async function waitFor(what: string, cond: () => boolean | Promise<boolea
  */
 export function forkNode(fixture: string, options: Partial<ClusterOptions> & { name: string; cookie: string }): Promise<TestNode> {
   const child = fork(fixture, [JSON.stringify({ ...FAST, ...options })], { stdio: 'pipe' })
+  return attachNode(child, options.name)
+}
+
+/**
+ * Talks to a fixture node already started as `child` (with an IPC channel;
+ * e.g. run inside a network namespace): tracked for {@link killAll}, resolves
+ * once it reports `started`.
+ */
+export function attachNode(child: ChildProcess, name: string): Promise<TestNode> {
   children.add(child)
   const events: NodeEventMsg[] = []
   const logs: string[] = []
@@ -69,7 +78,7 @@ export function forkNode(fixture: string, options: Partial<ClusterOptions> & { n
       child.send({ ...args, id, cmd }) // an argument named id or cmd must not replace them
     })
   return new Promise((resolve, reject) => {
-    child.on('exit', (code, signal) => reject(new Error(`${options.name} exited (${code ?? signal}) before starting`)))
+    child.on('exit', (code, signal) => reject(new Error(`${name} exited (${code ?? signal}) before starting`)))
     child.on('message', (m: any) => {
       if (m.type === 'started') resolve({ child, name: m.name, events, logs, call })
       else if (m.type === 'start-error') reject(new Error(m.error))

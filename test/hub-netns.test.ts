@@ -9,10 +9,10 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 
-import { HubRing } from 'ironwood'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
-import { FAST, type NodeEventMsg, type TestNode, track, waitFor } from './cluster-harness.js'
+import { FAST, type TestNode, attachNode, waitFor } from './cluster-harness.js'
+import { type Entry, settled as settle } from './hub-settle.js'
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/hub-node.mjs', import.meta.url))
 const COOKIE = 'netns-cookie'
@@ -75,61 +75,12 @@ function teardown(): void {
 /** Node `i` in its namespace (`ip netns exec` keeps the IPC channel: it execs node with the same fds). */
 function startIn(i: number, seeds: string[]): Promise<TestNode> {
   const options = { ...FAST, name: `ns${i}`, cookie: COOKIE, host: hostOf(i), seeds }
-  const child: ChildProcess = track(spawn('ip', ['netns', 'exec', nsOf(i), process.execPath, FIXTURE, JSON.stringify(options)], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] }))
-  const events: NodeEventMsg[] = []
-  const logs: string[] = []
-  const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>()
-  let nextId = 1
-  const call = (cmd: string, args: Record<string, unknown> = {}): Promise<any> =>
-    new Promise((resolve, reject) => {
-      const id = nextId++
-      pending.set(id, { resolve, reject })
-      child.send({ ...args, id, cmd })
-    })
-  return new Promise((resolve, reject) => {
-    child.on('exit', (code, signal) => reject(new Error(`ns${i} exited (${code ?? signal}) before starting`)))
-    child.on('message', (m: any) => {
-      if (m.type === 'started') resolve({ child, name: m.name, events, logs, call })
-      else if (m.type === 'start-error') reject(new Error(m.error))
-      else if (m.type === 'log') logs.push(m.message)
-      else if (m.type === 'reply') {
-        const p = pending.get(m.id)
-        pending.delete(m.id)
-        if (m.error !== undefined) p?.reject(new Error(m.error))
-        else p?.resolve(m.value)
-      }
-    })
-  })
+  const child: ChildProcess = spawn('ip', ['netns', 'exec', nsOf(i), process.execPath, FIXTURE, JSON.stringify(options)], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] })
+  return attachNode(child, `ns${i}`)
 }
-
-type Entry = [id: string, node: string, pid: string]
 
 /** Every node's registry identical, each child running once among them, registered where it runs, on its owner. */
-async function settled(all: TestNode[], expectIds: string[]): Promise<void> {
-  const ring = new HubRing(all.map((n) => n.name))
-  let last = ''
-  try {
-    await waitFor('the hub to settle', async () => {
-      const regs: Entry[][] = await Promise.all(all.map((n) => n.call('registry')))
-      const here: Array<Array<[string, string]>> = await Promise.all(all.map((n) => n.call('local')))
-      if (!regs.every((r) => JSON.stringify(r) === JSON.stringify(regs[0]))) return (last = 'registries differ'), false
-      const running = new Map<string, string>()
-      for (const [i, list] of here.entries()) {
-        for (const [id, pid] of list) {
-          if (running.has(id)) return (last = `${id} runs twice`), false
-          running.set(id, `${all[i]!.name} ${pid}`)
-        }
-      }
-      if (JSON.stringify(regs[0]!.map((e) => e[0])) !== JSON.stringify([...expectIds].sort())) return (last = `ids differ (${regs[0]!.length})`), false
-      for (const [id, node, pid] of regs[0]!) {
-        if (running.get(id) !== `${node} ${pid}` || ring.owner(id) !== node) return (last = `${id} misplaced`), false
-      }
-      return true
-    }, 30_000)
-  } catch (error) {
-    throw new Error(`${(error as Error).message}: ${last}`)
-  }
-}
+const settled = (all: TestNode[], ids: string[]): Promise<Entry[]> => settle(all, { ids, onOwner: true, timeout: 30_000 })
 
 const ids = Array.from({ length: 30 }, (_, i) => `dev:${i}`)
 
