@@ -46,12 +46,13 @@ export interface Payloads {
   Stop: { h: string; ref: number; ids: string[] }
   StopReply: { h: string; ref: number; results: WireResult[] }
   /** `v`: the sender's registry version after this batch (docs/hub.md, Gossip). */
-  Update: { h: string; put: WireEntry[]; del: string[]; v?: Version }
+  Update: { h: string; put: WireEntry[]; del: string[]; v?: Version; t?: string[] }
   /**
    * The sender's own children (authoritative); the last frame of a list carries `v`, its version, and
-   * under gossip sync `g`: the sender's copy of other members' lists, each with the version it is complete at.
+   * under gossip sync `g`: the sender's copy of other members' lists, each with the version it is complete at;
+   * `m`: the sender's members (so a newcomer knows whom it has yet to hear from); `t`: its tombstones.
    */
-  Sync: { h: string; entries: WireEntry[]; last: boolean; v?: Version; g?: GossipList[]; t?: string[] }
+  Sync: { h: string; entries: WireEntry[]; last: boolean; v?: Version; g?: GossipList[]; t?: string[]; m?: string[] }
   /**
    * `orphanOf`: the children of that lost node, sent by a survivor to their
    * new owner (so a registry entry still on that node does not block the
@@ -106,12 +107,13 @@ const CHECKS: { [K in keyof Payloads]: (p: Record<string, unknown>) => boolean }
   StartReply: (p) => isRef(p.ref) && arrayOf(p.results, isResult),
   Stop: (p) => isRef(p.ref) && arrayOf(p.ids, isId),
   StopReply: (p) => isRef(p.ref) && arrayOf(p.results, isResult),
-  Update: (p) => arrayOf(p.put, isEntry) && arrayOf(p.del, isId) && (p.v === undefined || isVersion(p.v)),
+  Update: (p) => arrayOf(p.put, isEntry) && arrayOf(p.del, isId) && (p.v === undefined || isVersion(p.v)) && (p.t === undefined || arrayOf(p.t, isId)),
   Sync: (p) =>
     typeof p.last === 'boolean' &&
     arrayOf(p.entries, isEntry) &&
     (p.v === undefined || isVersion(p.v)) &&
     (p.t === undefined || arrayOf(p.t, isId)) &&
+    (p.m === undefined || arrayOf(p.m, (n): n is string => typeof n === 'string')) &&
     (p.g === undefined || arrayOf(p.g, (l): l is GossipList => isObj(l) && typeof l.n === 'string' && isVersion(l.v) && arrayOf(l.e, isEntry))),
   Migrate: (p) =>
     arrayOf(p.children, isChild) &&

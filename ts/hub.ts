@@ -218,6 +218,7 @@ export class Hub {
   readonly #timers: Array<ReturnType<typeof setInterval>> = []
   #outPut = new Map<string, WireEntry>()
   #outDel = new Set<string>()
+  #outTombs = new Set<string>()
   #flushQueued = false
   readonly #syncIn = new Map<string, RegEntry[]>()
   // Hub peers, updated as soon as a Hello or a loss arrives (the ring follows
@@ -234,6 +235,11 @@ export class Hub {
   #dormant = new Map<string, NormalChild>()
   #quorumTimer: ReturnType<typeof setTimeout> | undefined
   readonly #syncSeen = new Map<string, number>()
+  // The peers whose full list has arrived since they (last) joined, and the
+  // members each peer's latest full list named: a node has the whole picture
+  // (see #settled) only when it has heard from every one of them.
+  readonly #synced = new Set<string>()
+  readonly #membersOf = new Map<string, string[]>()
   // Replication: a join happened and this node may own slots nobody will
   // move to it ('cluster_size', or more owners than holders); filled once
   // every peer's full list has arrived (so a replica being handed over still
@@ -252,10 +258,11 @@ export class Hub {
   readonly #lostMembers = new Map<string, number>()
   // Members that said they are partitioned: counted for quorum, out of the ring.
   readonly #idle = new Set<string>()
-  // Tombstones: ids this node stopped on purpose (stopChild, a transient or
-  // temporary exit), with when, sent with its full lists for TOMB_MS so a
-  // node recovering from a partition does not bring them back from the specs
-  // it kept; and the ids other members reported so.
+  // Tombstones: ids stopped on purpose (stopChild, a transient or temporary
+  // exit) here or, as their updates said, on another member, with when;
+  // sent with this node's full lists for TOMB_MS so a node recovering from a
+  // partition does not bring them back from the specs it kept, whichever
+  // member it hears from first. And the ids reported so to a dormant node.
   readonly #tombs = new Map<string, number>()
   readonly #tombsSeen = new Set<string>()
 
@@ -787,7 +794,7 @@ export class Hub {
     // Not restarted (transient exit 'normal', or temporary): removed cluster-wide.
     this.#local.delete(id)
     this.#forgetLocal(id)
-    this.#tombs.set(id, Date.now())
+    this.#bury([{ id, pid }])
   }
 
   #watchSupervisor(): void {
@@ -971,15 +978,18 @@ export class Hub {
   /** Sends the queued registry changes to every member, in frames of CHUNK. */
   #flush(): void {
     this.#flushQueued = false
-    if (this.#outPut.size === 0 && this.#outDel.size === 0) return
+    if (this.#outPut.size === 0 && this.#outDel.size === 0 && this.#outTombs.size === 0) return
     const put = [...this.#outPut.values()]
     const del = [...this.#outDel]
+    const tombs = [...this.#outTombs]
     this.#outPut = new Map()
     this.#outDel = new Set()
+    this.#outTombs = new Set()
     if (this.#peers.size === 0) return
     // Each frame is encoded once and the same bytes go to every member.
-    for (let i = 0; i < Math.max(put.length, del.length); i += CHUNK) {
-      const bytes = encodePayload('Update', { h: this.id, put: put.slice(i, i + CHUNK), del: del.slice(i, i + CHUNK), v: this.#versions.bump() })
+    for (let i = 0; i < Math.max(put.length, del.length, tombs.length); i += CHUNK) {
+      const t = tombs.slice(i, i + CHUNK)
+      const bytes = encodePayload('Update', { h: this.id, put: put.slice(i, i + CHUNK), del: del.slice(i, i + CHUNK), v: this.#versions.bump(), ...(t.length > 0 && { t }) })
       for (const n of this.#peers) this.#sendBytes(n, 'Update', bytes)
     }
   }
@@ -994,6 +1004,10 @@ export class Hub {
       this.#acceptEntry(from, e)
     }
     for (const id of p.del) this.#reg.remove(id, from)
+    if (p.t !== undefined) {
+      const now = Date.now()
+      for (const id of p.t) this.#tombs.set(id, now)
+    }
   }
 
   /** Records `from`'s child, unless this node runs the same id: then exactly one copy is kept. */
@@ -1034,13 +1048,14 @@ export class Hub {
     const v = this.#versions.own
     const g = gossip ? this.#gossipView(to) : undefined
     const t = this.#tombIds()
+    const m = [...this.#peers].filter((n) => !this.#idle.has(n))
     if (wire.length === 0) {
-      this.#send(to, 'Sync', { h: this.id, entries: [], last: true, v, ...(g && { g }), ...(t && { t }) })
+      this.#send(to, 'Sync', { h: this.id, entries: [], last: true, v, m, ...(g && { g }), ...(t && { t }) })
       return
     }
     for (let i = 0; i < wire.length; i += CHUNK) {
       const last = i + CHUNK >= wire.length
-      this.#send(to, 'Sync', { h: this.id, entries: wire.slice(i, i + CHUNK), last, ...(last && { v, ...(g && { g }), ...(t && { t }) }) })
+      this.#send(to, 'Sync', { h: this.id, entries: wire.slice(i, i + CHUNK), last, ...(last && { v, m, ...(g && { g }), ...(t && { t }) }) })
     }
   }
 
@@ -1076,22 +1091,28 @@ export class Hub {
     if (!p.last) return
     this.#syncIn.delete(from)
     this.#syncSeen.set(from, (this.#syncSeen.get(from) ?? 0) + 1)
+    this.#synced.add(from)
+    if (p.m !== undefined) this.#membersOf.set(from, p.m)
     if (p.v !== undefined) this.#versions.direct(from, p.v)
     // Only what a partitioned or recovering node kept specs for needs them.
     if (p.t !== undefined && this.#dormant.size > 0) for (const id of p.t) this.#tombsSeen.add(id)
     this.#replaceFrom(from, acc)
     if (p.g !== undefined) this.#onGossip(from, p.g)
-    if (this.#fillAfterJoin && [...this.#peers].every((n) => (this.#syncSeen.get(n) ?? 0) > 0)) {
-      this.#fillAfterJoin = false
-      void this.#serial(async () => {
-        if (!this.#alive || this.#quorum.partitioned) return
-        const missing = this.#missingSlots()
-        if (missing.length === 0) return
-        await this.#startLocalMany(missing, false)
-        this.#flush()
-        this.#signalRoles()
-      })
-    }
+    this.#fillIfSettled()
+  }
+
+  /** Replication, after a join: fills this node's empty slots once it has heard from every member (see #settled). */
+  #fillIfSettled(): void {
+    if (!this.#fillAfterJoin || !this.#settled()) return
+    this.#fillAfterJoin = false
+    void this.#serial(async () => {
+      if (!this.#alive || this.#quorum.partitioned) return
+      const missing = this.#missingSlots()
+      if (missing.length === 0) return
+      await this.#startLocalMany(missing, false)
+      this.#flush()
+      this.#signalRoles()
+    })
   }
 
   /**
@@ -1134,7 +1155,7 @@ export class Hub {
         if (this.#rep === null) return
         // Replication: a slot left empty (a start or a restore that failed, or
         // a loss seen late) is filled by its owner.
-        const missing = this.#missingSlots()
+        const missing = this.#settled() ? this.#missingSlots() : []
         if (missing.length > 0) {
           await this.#startLocalMany(missing, false)
           this.#flush()
@@ -1206,6 +1227,8 @@ export class Hub {
       req.resolve(req.ids.map((id) => ({ id, error: 'noconnection', node: n })))
     }
     this.#syncIn.delete(n)
+    this.#synced.delete(n)
+    this.#membersOf.delete(n)
     this.#versions.forget(n)
     this.#idle.delete(n)
     const wasPeer = this.#peers.delete(n)
@@ -1317,6 +1340,22 @@ export class Hub {
     return out
   }
 
+  /**
+   * Whether this node has the whole picture: the full list of every member it
+   * knows of (its peers, and the members their lists name) has arrived since
+   * that member joined. Until then a replica slot that looks empty may only
+   * be one this node has not heard of (a newcomer that has heard from one
+   * member sees every other member's replicas as missing), so none is filled.
+   */
+  #settled(): boolean {
+    for (const n of this.#peers) if (!this.#idle.has(n) && !this.#synced.has(n)) return false
+    for (const [from, members] of this.#membersOf) {
+      if (!this.#peers.has(from) || this.#idle.has(from)) continue
+      for (const m of members) if (m !== this.#self && !this.#idle.has(m) && !this.#synced.has(m)) return false
+    }
+    return true
+  }
+
   /** Replication: tells each local replica its role if a membership change flipped it. */
   #signalRoles(): void {
     const rep = this.#rep
@@ -1339,6 +1378,8 @@ export class Hub {
     if (!this.#quorum.partitioned) await this.#rebalance('nodeup', n)
     if (this.#rep !== null) this.#fillAfterJoin = true
     this.#signalRoles()
+    // Every list may have arrived while this step waited its turn.
+    this.#fillIfSettled()
     this.#hooks.emit('postRedistribution', { event: 'nodeup', node: n })
     this.#unlock()
     this.#hooks.emit('postClusterJoin', { node: n })
@@ -1432,7 +1473,12 @@ export class Hub {
   /** Records the children in `results` that stopped as tombstones; returns `results`. */
   #bury(results: WireResult[]): WireResult[] {
     const now = Date.now()
-    for (const r of results) if (!('error' in r)) this.#tombs.set(r.id, now)
+    for (const r of results) {
+      if ('error' in r) continue
+      this.#tombs.set(r.id, now)
+      this.#outTombs.add(r.id) // every member keeps it too
+    }
+    if (this.#outTombs.size > 0) this.#queueFlush()
     return results
   }
 
@@ -1522,7 +1568,7 @@ export class Hub {
     // A member's full list comes with its join; wait for it (bounded) so a
     // child stopped or moved meanwhile is not brought back from a stale spec.
     const end = Date.now() + Math.min(2000, this.#cfg.syncInterval)
-    while (Date.now() < end && peers.some((n) => this.#peers.has(n) && (this.#syncSeen.get(n) ?? 0) === seen.get(n))) {
+    while (Date.now() < end && (peers.some((n) => this.#peers.has(n) && (this.#syncSeen.get(n) ?? 0) === seen.get(n)) || !this.#settled())) {
       await new Promise((r) => setTimeout(r, 20))
     }
     if (this.#quorum.partitioned || !this.#alive) return
