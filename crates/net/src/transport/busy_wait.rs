@@ -23,20 +23,24 @@ static BASE: OnceLock<Instant> = OnceLock::new();
 /// Microseconds since [`BASE`] of the last activity.
 static LAST: AtomicU64 = AtomicU64::new(0);
 static SPINNING: AtomicBool = AtomicBool::new(false);
-/// Activity count, for telling sparse traffic (worth a spin) from a flood.
+/// Frames sent and delivered, for telling sparse traffic (worth a spin)
+/// from a flood.
 static TOUCHES: AtomicU64 = AtomicU64::new(0);
 /// No spinning before this time (µs since [`BASE`]): set when traffic was
-/// dense, because then the thread never parks anyway and a spinner only
-/// takes CPU from the JS threads (64 calls in flight: ~75k/s spinning
-/// against ~95k/s not, on 2 cores).
+/// dense, because then the thread seldom parks anyway and a spinner only
+/// takes CPU from the JS threads (64 calls in flight on 2 cores: ~50k/s
+/// spinning against ~70k/s not).
 static COOL_UNTIL: AtomicU64 = AtomicU64::new(0);
 
 /// How often the spinner looks at the traffic's density, and the number of
-/// events in that span above which it stops (over 40,000 a second: a flood).
-const DENSITY_SPAN_US: u64 = 100;
-const DENSE_TOUCHES: u64 = 4;
-/// How long a flood keeps the spinner off.
-const COOL_US: u64 = 2_000;
+/// frames in that span above which it stops: over 20,000 a second is a
+/// flood (sequential calls at the ~170 µs round trip the spin buys are
+/// ~12,000 frames a second each way). The span is long enough that one
+/// burst does not look like a flood, and a flood keeps the spinner off for
+/// 40 spans, so probing for its end costs at most 1/40 of a core.
+const DENSITY_SPAN_US: u64 = 500;
+const DENSE_FRAMES: u64 = 10;
+const COOL_US: u64 = 20_000;
 
 /// The busy-wait window: `IRONWOOD_NET_SPIN_US` (0 to 100,000 µs) when set
 /// to a number in range, else 250 µs.
@@ -58,16 +62,16 @@ fn now_us() -> u64 {
     u64::try_from(base.elapsed().as_micros()).unwrap_or(u64::MAX)
 }
 
-/// Notes traffic: opens (or extends) the busy-wait window. Cheap enough for
-/// every batch: one clock read and two atomics when a spinner already runs.
-pub(crate) fn touch() {
+/// Notes `frames` frames of traffic: opens (or extends) the busy-wait
+/// window. Cheap enough for every frame: one clock read and a few atomics.
+pub(crate) fn touch(frames: u64) {
     let window = window();
     if window.is_zero() {
         return;
     }
     let now = now_us();
     LAST.store(now, Ordering::Release);
-    TOUCHES.fetch_add(1, Ordering::Relaxed);
+    TOUCHES.fetch_add(frames, Ordering::Relaxed);
     if now < COOL_UNTIL.load(Ordering::Relaxed) {
         return;
     }
@@ -87,7 +91,7 @@ async fn spin(window_us: u64) {
         let now = now_us();
         if now.saturating_sub(mark) >= DENSITY_SPAN_US {
             let touches = TOUCHES.load(Ordering::Relaxed);
-            if touches.wrapping_sub(seen) > DENSE_TOUCHES {
+            if touches.wrapping_sub(seen) > DENSE_FRAMES {
                 COOL_UNTIL.store(now + COOL_US, Ordering::Relaxed);
                 SPINNING.store(false, Ordering::Release);
                 return;
