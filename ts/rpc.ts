@@ -162,12 +162,16 @@ function checkArgs(args: unknown, what: string): Term[] {
   return args as Term[]
 }
 
-/** Encodes a call's payload; a non-term argument throws a TypeError naming `args[i]...`. */
-function encodeCall(payload: { args: Term[] } & Record<string, unknown>): Uint8Array {
+/**
+ * Encodes a call's payload (an array whose last element is `args`); a
+ * non-term argument throws a TypeError naming `args[i]...`. Envelopes are
+ * msgpack arrays, not maps: no keys to write, validate or read back.
+ */
+function encodeCall(payload: Term[]): Uint8Array {
   try {
     return encode(payload)
   } catch (error) {
-    throw explain(error, payload.args, 'args')
+    throw explain(error, payload[payload.length - 1], 'args')
   }
 }
 
@@ -237,7 +241,7 @@ function callRemote(nodeName: string, module: string, fn: string, args: Term[], 
   if (counters.on) counters.rpcCalls++
   let bytes: Uint8Array
   try {
-    bytes = encodeCall({ id, module, fn, args })
+    bytes = encodeCall([id, module, fn, args])
   } catch (error) {
     return Promise.reject(error)
   }
@@ -289,7 +293,7 @@ function cast(nodeName: string, module: string, fn: string, args: Term[] = []): 
     setImmediate(() => run(module, fn, copied, (out) => logCastFailure(out, localNode(), module, fn)))
     return
   }
-  const result = sendFrame(nodeName, FrameKind.RpcCast, encodeCall({ module, fn, args: list }), laneOf(module))
+  const result = sendFrame(nodeName, FrameKind.RpcCast, encodeCall([module, fn, list]), laneOf(module))
   if (result === 'toolarge') throw new RangeError(`rpc.cast(${nodeName}, ${module}.${fn}): the arguments are larger than a frame may be`)
   // Not connected: a cast is fire-and-forget, like sending to a dead process.
 }
@@ -333,7 +337,7 @@ function malformed(kind: string, from: string, detail: unknown): void {
   log({ level: 'warn', message: `rpc: dropped a malformed ${kind} from ${from}: ${String(detail)}` })
 }
 
-function decodeFrame(kind: string, from: string, payload: Uint8Array): Record<string, unknown> | undefined {
+function decodeFrame(kind: string, from: string, payload: Uint8Array): unknown[] | undefined {
   let msg: unknown
   try {
     msg = decode(payload)
@@ -341,8 +345,8 @@ function decodeFrame(kind: string, from: string, payload: Uint8Array): Record<st
     malformed(kind, from, error)
     return undefined
   }
-  if (!isRecord(msg)) {
-    malformed(kind, from, 'not a map')
+  if (!Array.isArray(msg)) {
+    malformed(kind, from, 'not an array')
     return undefined
   }
   return msg
@@ -368,14 +372,14 @@ function reply(to: string, id: number, out: Outcome, module: string, fn: string)
   let bytes: Uint8Array
   try {
     // A function that returns nothing (undefined) answers with no value.
-    bytes = encode(out.ok ? (out.value === undefined ? { id, ok: true } : { id, ok: true, value: out.value }) : { id, ok: false, error: out.error })
+    bytes = encode(out.ok ? (out.value === undefined ? [id, true] : [id, true, out.value]) : [id, false, out.error as unknown as Term])
   } catch (error) {
     // A result that is not a term: the caller gets the TypeError naming it.
-    bytes = encode({ id, ok: false, error: wireError(explain(error, out.ok ? out.value : undefined, `the result of ${module}.${fn}`)) })
+    bytes = encode([id, false, wireError(explain(error, out.ok ? out.value : undefined, `the result of ${module}.${fn}`)) as unknown as Term])
   }
   let sent = sendFrame(to, FrameKind.RpcReply, bytes, lane)
   if (sent === 'toolarge') {
-    sent = sendFrame(to, FrameKind.RpcReply, encode({ id, ok: false, error: { name: 'RangeError', message: 'the result is larger than a frame may be' } }), lane)
+    sent = sendFrame(to, FrameKind.RpcReply, encode([id, false, { name: 'RangeError', message: 'the result is larger than a frame may be' }]), lane)
   }
   // 'notconnected': the caller saw the node go down and has already given up.
 }
@@ -383,9 +387,9 @@ function reply(to: string, id: number, out: Outcome, module: string, fn: string)
 onFrame(FrameKind.RpcCall, (from, payload) => {
   const msg = decodeFrame('RpcCall', from, payload)
   if (msg === undefined) return
-  const { id, module, fn, args } = msg
+  const [id, module, fn, args] = msg
   if (!isId(id) || typeof module !== 'string' || typeof fn !== 'string' || !Array.isArray(args)) {
-    malformed('RpcCall', from, 'expected { id, module, fn, args }')
+    malformed('RpcCall', from, 'expected [id, module, fn, args]')
     return
   }
   if (counters.on) counters.rpcServed++
@@ -395,9 +399,9 @@ onFrame(FrameKind.RpcCall, (from, payload) => {
 onFrame(FrameKind.RpcCast, (from, payload) => {
   const msg = decodeFrame('RpcCast', from, payload)
   if (msg === undefined) return
-  const { module, fn, args } = msg
+  const [module, fn, args] = msg
   if (typeof module !== 'string' || typeof fn !== 'string' || !Array.isArray(args)) {
-    malformed('RpcCast', from, 'expected { module, fn, args }')
+    malformed('RpcCast', from, 'expected [module, fn, args]')
     return
   }
   if (counters.on) counters.rpcCasts++
@@ -407,9 +411,9 @@ onFrame(FrameKind.RpcCast, (from, payload) => {
 onFrame(FrameKind.RpcReply, (from, payload) => {
   const msg = decodeFrame('RpcReply', from, payload)
   if (msg === undefined) return
-  const { id, ok } = msg
+  const [id, ok, value] = msg
   if (!isId(id) || typeof ok !== 'boolean') {
-    malformed('RpcReply', from, 'expected { id, ok, value | error }')
+    malformed('RpcReply', from, 'expected [id, ok, value | error]')
     return
   }
   const p = pending.get(from)?.get(id)
@@ -417,10 +421,10 @@ onFrame(FrameKind.RpcReply, (from, payload) => {
   forget(p)
   callEnded(p.started, ok)
   if (ok) {
-    p.resolve(msg.value as Term)
+    p.resolve(value as Term)
     return
   }
-  const e = msg.error
+  const e = value
   const error: WireError =
     isRecord(e) && typeof e.name === 'string' && typeof e.message === 'string'
       ? {

@@ -258,8 +258,9 @@ function check(value: unknown, path: string): boolean {
   const w = shared.busy ? new Walk() : shared
   w.busy = true
   w.root = path
-  w.steps.length = 0
-  w.ancestors.length = 0
+  // Empty unless a refusal threw mid-walk; writing `length` is a slow runtime call.
+  if (w.steps.length !== 0) w.steps.length = 0
+  if (w.ancestors.length !== 0) w.ancestors.length = 0
   try {
     return w.object(value)
   } finally {
