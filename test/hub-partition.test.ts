@@ -245,6 +245,8 @@ describe('hub partitions on real clusters', { timeout: 120_000 }, () => {
     const all = ids(40)
     expect((await nodes[0]!.call('start', { specs: all.map(spec) })).status).toBe('ok')
     const stopped = all.slice(0, 15)
+    // The stop is routed by nodes[1]'s registry, which hears of the starts a moment later.
+    await waitFor('nodes[1] to know every child', async () => (await nodes[1]!.call('registry')).length === all.length, 20_000)
     expect((await nodes[1]!.call('stop', { ids: stopped })).status).toBe('ok')
     const left = all.slice(15)
     // Without gossip d would keep what it heard at start (nothing of these).
@@ -373,6 +375,35 @@ describe('hub partitions on real clusters', { timeout: 120_000 }, () => {
     await settled([a!, b!, c!], left)
     // And they stay stopped.
     await new Promise((r) => setTimeout(r, 1500))
+    await settled([a!, b!, c!], left)
+  }, 120_000)
+
+  it('a recovering node learns tombstones from whichever member it hears from: one that regains quorum through a member that did not stop the children keeps them stopped', async () => {
+    const [a, b, c] = await startNodes(3, { partition: { strategy: 'static_quorum', quorumSize: 2 } })
+    const all = ids(30)
+    expect((await a!.call('start', { specs: all.map(spec) })).status).toBe('ok')
+    await settled([a!, b!, c!], all)
+    const onC = (await c!.call('local')).map(([id]: [string]) => id)
+    await split([c!], [a!, b!])
+    await waitFor('c to stop its children', async () => (await c!.call('isPartitioned')) && (await c!.call('local')).length === 0, 20_000)
+    await waitMembers([a!, b!])
+    await settled([a!, b!], all)
+    // Stopped on purpose by b: only b stopped them (c keeps their specs).
+    const where = new Map((await a!.call('registry')).map(([id, n]: [string, string]) => [id, n]))
+    const gone = onC.filter((id: string) => where.get(id) === b!.name)
+    expect(gone.length).toBeGreaterThan(0)
+    expect((await b!.call('stop', { ids: gone })).status).toBe('ok')
+    const left = all.filter((id) => !gone.includes(id))
+    await settled([a!, b!], left)
+    // c regains quorum through a alone; it still cannot reach b.
+    await c!.call('faultUnblock', { nodes: [a!.name] })
+    await waitFor('c to leave the partition', async () => !(await c!.call('isPartitioned')), 20_000)
+    // Past c's bounded wait for b's list: whatever c restarts, it has restarted.
+    await new Promise((r) => setTimeout(r, 2500))
+    const running = (await locals([a!, b!, c!])).flat()
+    for (const id of gone) expect(running).not.toContain(id)
+    await c!.call('faultUnblock', {})
+    await waitMembers([a!, b!, c!])
     await settled([a!, b!, c!], left)
   }, 120_000)
 })

@@ -257,6 +257,45 @@ describe('replication with hot swap', { timeout: 120_000 }, () => {
   })
 })
 
+describe('a newcomer that meets one member before the others', { timeout: 120_000 }, () => {
+  afterAll(() => killAll())
+
+  it("waits for the members that member names: every replica it runs came with its old instance's state, none was started from its spec", async () => {
+    const config = { ...CONFIG, id: 'replicated-late', migration: { strategy: 'hot_swap', retention: 5000, handover: true } }
+    const [a, b] = await Promise.all([startNode('l1', config), startNode('l2', config)])
+    await waitFor('two hub members', async () => (await Promise.all([a, b].map((n) => n.call('hubNodes')))).every((m: string[]) => m.length === 2), 20_000)
+    const all = ids(40, 'late')
+    expect((await a.call('start', { specs: all.map(spec) })).errors).toEqual([])
+    await settled([a, b], all)
+    const countOf = (id: string): number => 1 + Number(id.split(':')[1])
+    for (const id of all) expect(await a.call('incr', { child: id, by: countOf(id) })).toBe(countOf(id))
+    const values = async (live: TestNode[]): Promise<Map<string, number[]>> => {
+      const rows: CounterRow[][] = await Promise.all(live.map((n) => n.call('counters')))
+      const out = new Map<string, number[]>()
+      for (const list of rows) for (const [id, , value] of list) out.set(id, [...(out.get(id) ?? []), value].sort((x, y) => x - y))
+      return out
+    }
+    const before = await values([a, b])
+    // c cannot reach b when its hub starts: it joins a alone, and a's full
+    // list names b. Seen from c, every replica on b is missing; they are not.
+    const c = await forkPeer(FIXTURE, COOKIE, 'l3')
+    await c.call('faultBlock', { nodes: [b.name] })
+    await c.call('startHub', { config })
+    await waitFor('c to join a', async () => (await c.call('hubNodes')).length === 2, 20_000)
+    // Several periodic passes (sync interval 1 s) run on c meanwhile.
+    await new Promise((r) => setTimeout(r, 3000))
+    const early: CounterRow[] = await c.call('counters')
+    for (const [id, , , , handed] of early) expect({ id, handed }).toEqual({ id, handed: true })
+    await c.call('faultUnblock', {})
+    await settled([a, b, c], all, 60_000)
+    const after = await values([a, b, c])
+    for (const id of all) expect(after.get(id)).toEqual(before.get(id))
+    const onC: CounterRow[] = await c.call('counters')
+    expect(onC.length).toBeGreaterThan(0)
+    for (const [id, , , , handed] of onC) expect({ id, handed }).toEqual({ id, handed: true })
+  })
+})
+
 describe("replication on every member ('cluster_size', active_active, every replica signalled)", { timeout: 120_000 }, () => {
   afterAll(() => killAll())
 
