@@ -87,6 +87,14 @@ async function settledReplicas(all: TestNode[], expectIds: string[], factor: num
   }
 }
 
+/** Starts 30 children from the first node and waits until `nodes` agree on them; their ids. */
+async function startAll(nodes: TestNode[]): Promise<string[]> {
+  const all = ids(30)
+  expect((await nodes[0]!.call('start', { specs: all.map(spec) })).status).toBe('ok')
+  await settled(nodes, all)
+  return all
+}
+
 /** Cuts every node of `left` off from every node of `right` (blocking on the left side cuts both directions). */
 async function split(left: TestNode[], right: TestNode[]): Promise<void> {
   for (const n of left) await n.call('faultBlock', { nodes: right.map((r) => r.name) })
@@ -126,9 +134,7 @@ describe('hub partitions on real clusters', { timeout: 120_000 }, () => {
   it('static_quorum: healthy → partitioned → healthy as nodes leave and return', async () => {
     const config = { partition: { strategy: 'static_quorum', quorumSize: 2 } }
     const [a, b, c] = await startNodes(3, config)
-    const all = ids(30)
-    expect((await a!.call('start', { specs: all.map(spec) })).status).toBe('ok')
-    await settled([a!, b!, c!], all)
+    const all = await startAll([a!, b!, c!])
 
     b!.child.kill('SIGKILL')
     await waitMembers([a!, c!])
@@ -178,9 +184,7 @@ describe('hub partitions on real clusters', { timeout: 120_000 }, () => {
 
   it('dynamic_quorum: losses within thresholdTime partition the survivor; once they age out of the window it resumes with every child', async () => {
     const [a, b, c] = await startNodes(3, { partition: { strategy: 'dynamic_quorum', quorumSize: 50, thresholdTime: 4000 } })
-    const all = ids(30)
-    expect((await a!.call('start', { specs: all.map(spec) })).status).toBe('ok')
-    await settled([a!, b!, c!], all)
+    const all = await startAll([a!, b!, c!])
 
     // One loss: 2 of 3 seen (67% ≥ 50%).
     c!.child.kill('SIGKILL')
@@ -326,9 +330,7 @@ describe('hub partitions on real clusters', { timeout: 120_000 }, () => {
   it('no child is lost when a partitioned node leaves gracefully: the remaining members keep every child and run it when quorum returns', async () => {
     const config = { partition: { strategy: 'static_quorum', quorumSize: 3 } }
     const [a, b, c] = await startNodes(3, config)
-    const all = ids(30)
-    expect((await a!.call('start', { specs: all.map(spec) })).status).toBe('ok')
-    await settled([a!, b!, c!], all)
+    const all = await startAll([a!, b!, c!])
     c!.child.kill('SIGKILL')
     for (const n of [a!, b!]) await waitFor(`${n.name} to stop its children`, async () => (await n.call('isPartitioned')) && (await n.call('local')).length === 0, 20_000)
     // a leaves while partitioned: b (which took a out of its ring when a said it was partitioned, keeping its children) is the only one left.
@@ -355,9 +357,7 @@ describe('hub partitions on real clusters', { timeout: 120_000 }, () => {
 
   it('a child stopped on purpose by the majority during a split stays stopped when the minority regains quorum (tombstones)', async () => {
     const [a, b, c] = await startNodes(3, { partition: { strategy: 'static_quorum', quorumSize: 2 } })
-    const all = ids(30)
-    expect((await a!.call('start', { specs: all.map(spec) })).status).toBe('ok')
-    await settled([a!, b!, c!], all)
+    const all = await startAll([a!, b!, c!])
     const onC = (await c!.call('local')).map(([id]: [string]) => id)
     expect(onC.length).toBeGreaterThan(1)
     await split([c!], [a!, b!])
@@ -380,9 +380,7 @@ describe('hub partitions on real clusters', { timeout: 120_000 }, () => {
 
   it('a recovering node learns tombstones from whichever member it hears from: one that regains quorum through a member that did not stop the children keeps them stopped', async () => {
     const [a, b, c] = await startNodes(3, { partition: { strategy: 'static_quorum', quorumSize: 2 } })
-    const all = ids(30)
-    expect((await a!.call('start', { specs: all.map(spec) })).status).toBe('ok')
-    await settled([a!, b!, c!], all)
+    const all = await startAll([a!, b!, c!])
     const onC = (await c!.call('local')).map(([id]: [string]) => id)
     await split([c!], [a!, b!])
     await waitFor('c to stop its children', async () => (await c!.call('isPartitioned')) && (await c!.call('local')).length === 0, 20_000)

@@ -226,34 +226,51 @@ describe('replication (factor 2, active_passive) on a real cluster', { timeout: 
   })
 })
 
+/** Each child's counter values across `live` (one per replica), sorted. */
+async function values(live: TestNode[]): Promise<Map<string, number[]>> {
+  const rows: CounterRow[][] = await Promise.all(live.map((n) => n.call('counters')))
+  const out = new Map<string, number[]>()
+  for (const list of rows) for (const [id, , value] of list) out.set(id, [...(out.get(id) ?? []), value].sort((x, y) => x - y))
+  return out
+}
+
+const countOf = (id: string): number => 1 + Number(id.split(':')[1])
+
+/**
+ * Two hot-swapping members (factor 2, handover) running 40 counters, each
+ * active replica counted up to countOf(id): each child's replicas hold
+ * {countOf(id), 0}. Returns the nodes, the config, the ids and the values.
+ */
+async function hotPair(prefix: string): Promise<{ a: TestNode; b: TestNode; config: Record<string, unknown>; all: string[]; before: Map<string, number[]> }> {
+  const config = { ...CONFIG, id: `replicated-${prefix}`, migration: { strategy: 'hot_swap', retention: 5000, handover: true } }
+  const [a, b] = await Promise.all([startNode(`${prefix}1`, config), startNode(`${prefix}2`, config)])
+  await waitFor('two hub members', async () => (await Promise.all([a, b].map((n) => n.call('hubNodes')))).every((m: string[]) => m.length === 2), 20_000)
+  const all = ids(40, prefix)
+  expect((await a.call('start', { specs: all.map(spec) })).errors).toEqual([])
+  await settled([a, b], all)
+  for (const id of all) expect(await b.call('incr', { child: id, by: countOf(id) })).toBe(countOf(id))
+  const before = await values([a, b])
+  for (const id of all) expect(before.get(id)).toEqual([0, countOf(id)])
+  return { a, b, config, all, before }
+}
+
+/** Every counter on `n` started from a handed-over state (not from its spec). */
+async function expectAllHanded(n: TestNode): Promise<void> {
+  const rows: CounterRow[] = await n.call('counters')
+  expect(rows.length).toBeGreaterThan(0)
+  for (const [id, , , , handed] of rows) expect({ id, handed }).toEqual({ id, handed: true })
+}
+
 describe('replication with hot swap', { timeout: 120_000 }, () => {
   afterAll(() => killAll())
 
   it("a replica that loses its slot to a joining node hands it its own state; every child keeps both replicas' values", async () => {
-    const config = { ...CONFIG, id: 'replicated-hot', migration: { strategy: 'hot_swap', retention: 5000, handover: true } }
-    const [a, b] = await Promise.all([startNode('h1', config), startNode('h2', config)])
-    await waitFor('two hub members', async () => (await Promise.all([a, b].map((n) => n.call('hubNodes')))).every((m: string[]) => m.length === 2), 20_000)
-    const all = ids(40, 'hot')
-    expect((await a.call('start', { specs: all.map(spec) })).errors).toEqual([])
-    await settled([a, b], all)
-    // Only the active replica counts: each child's replicas now hold {n, 0}.
-    const countOf = (id: string): number => 1 + Number(id.split(':')[1])
-    for (const id of all) expect(await b.call('incr', { child: id, by: countOf(id) })).toBe(countOf(id))
-    const values = async (live: TestNode[]): Promise<Map<string, number[]>> => {
-      const rows: CounterRow[][] = await Promise.all(live.map((n) => n.call('counters')))
-      const out = new Map<string, number[]>()
-      for (const list of rows) for (const [id, , value] of list) out.set(id, [...(out.get(id) ?? []), value].sort((x, y) => x - y))
-      return out
-    }
-    const before = await values([a, b])
-    for (const id of all) expect(before.get(id)).toEqual([0, countOf(id)])
-    const c = await startNode('h3', config)
+    const { a, b, config, all, before } = await hotPair('hot')
+    const c = await startNode('hot3', config)
     await settled([a, b, c], all)
     const after = await values([a, b, c])
     for (const id of all) expect(after.get(id)).toEqual(before.get(id))
-    const onC: CounterRow[] = await c.call('counters')
-    expect(onC.length).toBeGreaterThan(0)
-    for (const [, , , , handed] of onC) expect(handed).toBe(true)
+    await expectAllHanded(c)
   })
 })
 
@@ -261,24 +278,10 @@ describe('a newcomer that meets one member before the others', { timeout: 120_00
   afterAll(() => killAll())
 
   it("waits for the members that member names: every replica it runs came with its old instance's state, none was started from its spec", async () => {
-    const config = { ...CONFIG, id: 'replicated-late', migration: { strategy: 'hot_swap', retention: 5000, handover: true } }
-    const [a, b] = await Promise.all([startNode('l1', config), startNode('l2', config)])
-    await waitFor('two hub members', async () => (await Promise.all([a, b].map((n) => n.call('hubNodes')))).every((m: string[]) => m.length === 2), 20_000)
-    const all = ids(40, 'late')
-    expect((await a.call('start', { specs: all.map(spec) })).errors).toEqual([])
-    await settled([a, b], all)
-    const countOf = (id: string): number => 1 + Number(id.split(':')[1])
-    for (const id of all) expect(await a.call('incr', { child: id, by: countOf(id) })).toBe(countOf(id))
-    const values = async (live: TestNode[]): Promise<Map<string, number[]>> => {
-      const rows: CounterRow[][] = await Promise.all(live.map((n) => n.call('counters')))
-      const out = new Map<string, number[]>()
-      for (const list of rows) for (const [id, , value] of list) out.set(id, [...(out.get(id) ?? []), value].sort((x, y) => x - y))
-      return out
-    }
-    const before = await values([a, b])
+    const { a, b, config, all, before } = await hotPair('late')
     // c cannot reach b when its hub starts: it joins a alone, and a's full
     // list names b. Seen from c, every replica on b is missing; they are not.
-    const c = await forkPeer(FIXTURE, COOKIE, 'l3')
+    const c = await forkPeer(FIXTURE, COOKIE, 'late3')
     await c.call('faultBlock', { nodes: [b.name] })
     await c.call('startHub', { config })
     await waitFor('c to join a', async () => (await c.call('hubNodes')).length === 2, 20_000)
@@ -290,9 +293,7 @@ describe('a newcomer that meets one member before the others', { timeout: 120_00
     await settled([a, b, c], all, 60_000)
     const after = await values([a, b, c])
     for (const id of all) expect(after.get(id)).toEqual(before.get(id))
-    const onC: CounterRow[] = await c.call('counters')
-    expect(onC.length).toBeGreaterThan(0)
-    for (const [id, , , , handed] of onC) expect({ id, handed }).toEqual({ id, handed: true })
+    await expectAllHanded(c)
   })
 })
 
