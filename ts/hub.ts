@@ -242,8 +242,8 @@ export class Hub {
   readonly #membersOf = new Map<string, string[]>()
   // Replication: a join happened and this node may own slots nobody will
   // move to it ('cluster_size', or more owners than holders); filled once
-  // every peer's full list has arrived (so a replica being handed over still
-  // counts and is not started twice from its spec).
+  // every member's full list has arrived (see #settled), so a replica being
+  // handed over still counts and is not started twice from its spec.
   #fillAfterJoin = false
   // Children handed to a node (Migrate) whose registry entry from it has not
   // arrived yet: if that node is lost first (a split, or several nodes lost
