@@ -87,9 +87,9 @@ async function settledReplicas(all: TestNode[], expectIds: string[], factor: num
   }
 }
 
-/** Starts 30 children from the first node and waits until `nodes` agree on them; their ids. */
-async function startAll(nodes: TestNode[]): Promise<string[]> {
-  const all = ids(30)
+/** Starts `count` children from the first node and waits until `nodes` agree on them; their ids. */
+async function startAll(nodes: TestNode[], count = 30): Promise<string[]> {
+  const all = ids(count)
   expect((await nodes[0]!.call('start', { specs: all.map(spec) })).status).toBe('ok')
   await settled(nodes, all)
   return all
@@ -160,9 +160,7 @@ describe('hub partitions on real clusters', { timeout: 120_000 }, () => {
 
   it('majority_quorum: a 3/2 split stops the 2-side (starts refused with EPARTITIONED) while the 3-side runs every child; the heal leaves one of each', async () => {
     const nodes = await startNodes(5, { partition: { strategy: 'majority_quorum' } })
-    const all = ids(50)
-    expect((await nodes[0]!.call('start', { specs: all.map(spec) })).status).toBe('ok')
-    await settled(nodes, all)
+    const all = await startAll(nodes, 50)
     const major = nodes.slice(0, 3)
     const minor = nodes.slice(3)
 
@@ -310,9 +308,7 @@ describe('hub partitions on real clusters', { timeout: 120_000 }, () => {
 
   it('a partial partition: a node below quorum that another member still sees is taken out of every ring, so no child waits on it', async () => {
     const nodes = await startNodes(5, { partition: { strategy: 'majority_quorum' } })
-    const all = ids(50)
-    expect((await nodes[0]!.call('start', { specs: all.map(spec) })).status).toBe('ok')
-    await settled(nodes, all)
+    const all = await startAll(nodes, 50)
     const [n1, n2, n3, n4, n5] = nodes as [TestNode, TestNode, TestNode, TestNode, TestNode]
     // n5 loses n1..n3 but still sees n4: 2 of 5, below quorum; n4 sees everyone.
     await split([n5], [n1, n2, n3])

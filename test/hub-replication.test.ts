@@ -254,9 +254,11 @@ async function hotPair(prefix: string): Promise<{ a: TestNode; b: TestNode; conf
   return { a, b, config, all, before }
 }
 
-/** Every counter on `n` started from a handed-over state (not from its spec). */
-async function expectAllHanded(n: TestNode): Promise<void> {
-  const rows: CounterRow[] = await n.call('counters')
+/** After `newcomer` joined: every replica kept its value, and every counter on the newcomer started from a handed-over state (not from its spec). */
+async function expectHandedOver(live: TestNode[], newcomer: TestNode, all: string[], before: Map<string, number[]>): Promise<void> {
+  const after = await values(live)
+  for (const id of all) expect(after.get(id)).toEqual(before.get(id))
+  const rows: CounterRow[] = await newcomer.call('counters')
   expect(rows.length).toBeGreaterThan(0)
   for (const [id, , , , handed] of rows) expect({ id, handed }).toEqual({ id, handed: true })
 }
@@ -268,9 +270,7 @@ describe('replication with hot swap', { timeout: 120_000 }, () => {
     const { a, b, config, all, before } = await hotPair('hot')
     const c = await startNode('hot3', config)
     await settled([a, b, c], all)
-    const after = await values([a, b, c])
-    for (const id of all) expect(after.get(id)).toEqual(before.get(id))
-    await expectAllHanded(c)
+    await expectHandedOver([a, b, c], c, all, before)
   })
 })
 
@@ -291,9 +291,7 @@ describe('a newcomer that meets one member before the others', { timeout: 120_00
     for (const [id, , , , handed] of early) expect({ id, handed }).toEqual({ id, handed: true })
     await c.call('faultUnblock', {})
     await settled([a, b, c], all, 60_000)
-    const after = await values([a, b, c])
-    for (const id of all) expect(after.get(id)).toEqual(before.get(id))
-    await expectAllHanded(c)
+    await expectHandedOver([a, b, c], c, all, before)
   })
 })
 
