@@ -152,6 +152,65 @@ describe('rpc between real node processes', () => {
     expect(await pendingCallCount()).toBe(0)
   })
 
+  it('carries scalars of every encoded width, and long or non-ASCII names, exactly (both ways)', async () => {
+    const ints = [0, 1, 127, 128, 255, 256, 65535, 65536, 2 ** 32 - 1, 2 ** 32, Number.MAX_SAFE_INTEGER, -1, -32, -33, -128, -129, -32768, -32769, -(2 ** 31), -(2 ** 31) - 1]
+    const floats = [1.5, -0.25, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, Number.MIN_VALUE, 1e300]
+    const strings = ['', 'a', 'x'.repeat(31), 'x'.repeat(32), 'y'.repeat(64), 'z'.repeat(65), 'tab\there\n\u0000', 'héllo', '日本', '🙂']
+    for (const v of [...ints, ...floats, ...strings, true, false, null]) {
+      // As the only argument (the envelope's own writer), and as the result (the reply's).
+      const back = await rpc.call(b.name, 'math', 'echo', [v])
+      expect(Object.is(back, v) || (Number.isNaN(back) && Number.isNaN(v))).toBe(true)
+    }
+    // Many scalars at once (past the short-array form), and a mix with a non-scalar.
+    const many = [...ints, ...strings]
+    expect(await rpc.call(b.name, 'math', 'echo', [many])).toEqual(many)
+    expect(await rpc.call(b.name, 'math', 'add', [2 ** 31, 2 ** 31])).toBe(2 ** 32)
+    expect(await rpc.call(b.name, 'math', 'add', ['é', 'x'.repeat(100)])).toBe(`é${'x'.repeat(100)}`)
+    // Names: non-ASCII, and longer than one byte can count. b calls this node's module.
+    const module = `módulo-${'m'.repeat(300)}`
+    const fn = `función-${'f'.repeat(40)}`
+    rpc.register(module, { [fn]: (...args: unknown[]) => args })
+    try {
+      expect(await b.call('call', { target: node(), module, fn, args: [1, 'two', null] })).toEqual({ ok: true, value: [1, 'two', null] })
+    } finally {
+      rpc.unregister(module)
+    }
+  })
+
+  it('a call made from inside the encoding of another call (a getter) leaves both intact', async () => {
+    const arg = {
+      get x() {
+        rpc.cast(b.name, 'kv', 'put', ['from-getter', 7])
+        return 5
+      },
+    }
+    expect(await rpc.call(b.name, 'math', 'echo', [arg], { timeout: 3000 })).toEqual({ x: 5 })
+    expect(await rpc.call(b.name, 'kv', 'get', ['from-getter'])).toBe(7)
+  })
+
+  it('serves a call whose envelope is valid msgpack in a form ironwood does not write', async () => {
+    const { sendFrame, FrameKind } = (await import(new URL('../dist/cluster-frames.js', import.meta.url).href)) as any
+    const { encode } = (await import(new URL('../dist/terms.js', import.meta.url).href)) as any
+    const str8 = (s: string): number[] => [0xd9, s.length, ...Buffer.from(s)]
+    const fixstr = (s: string): number[] => [0xa0 | s.length, ...Buffer.from(s)]
+    const float64 = (n: number): number[] => [0xcb, ...Buffer.from(new Float64Array([n]).buffer).reverse()]
+    const uint64 = (n: bigint): number[] => [0xcf, ...Buffer.from(new BigUint64Array([n]).buffer).reverse()]
+    const frames = [
+      // the id as a float64 and the module as a str8: read the general way
+      [0x94, ...float64(7), ...str8('kv'), ...fixstr('put'), ...encode(['f1', 1])],
+      // a 64-bit id (a safe integer) is read by the envelope's own reader
+      [0x94, ...uint64(2n ** 40n), ...fixstr('kv'), ...fixstr('put'), ...encode(['f2', 2])],
+      // a cast as [module, fn, args] with a str8 function name
+      [0x93, ...fixstr('kv'), ...str8('put'), ...encode(['f3', 3])],
+    ]
+    expect(sendFrame(b.name, FrameKind.RpcCall, new Uint8Array(frames[0]!))).toBe('ok')
+    expect(sendFrame(b.name, FrameKind.RpcCall, new Uint8Array(frames[1]!))).toBe('ok')
+    expect(sendFrame(b.name, FrameKind.RpcCast, new Uint8Array(frames[2]!))).toBe('ok')
+    await waitFor('the three puts', async () => (await rpc.call(b.name, 'kv', 'get', ['f3'])) === 3)
+    expect(await rpc.call(b.name, 'kv', 'get', ['f1'])).toBe(1)
+    expect(await rpc.call(b.name, 'kv', 'get', ['f2'])).toBe(2)
+  })
+
   it('drops malformed RpcCall / RpcReply payloads from a peer and keeps serving', async () => {
     const before = logs.length
     for (const kind of [0x30, 0x31, 0x32]) {

@@ -32,8 +32,14 @@ export const FrameKind = {
   HubMigrate: 0x58,
 } as const
 
-/** A frame handler: the sending node's full name and the frame's payload. */
-export type FrameHandler = (from: string, payload: Uint8Array) => void
+/**
+ * A frame handler: the sending node's full name and the frame's payload,
+ * `bytes[start, end)`. `bytes` is the whole delivery (many frames): decode
+ * in place (`decode(bytes, start, end)`) rather than slicing, so a burst
+ * of small frames costs no view object per frame; `bytes.subarray(start,
+ * end)` when a handler needs the payload on its own.
+ */
+export type FrameHandler = (from: string, bytes: Uint8Array, start: number, end: number) => void
 
 /** What {@link sendFrame} reports: queued, or why not. */
 export type SendResult = 'ok' | 'notconnected' | 'toolarge' | 'stopped' | 'backpressure'
@@ -146,24 +152,26 @@ function idOf(s: FrameSender, node: string): number {
  * if its node goes down (and then `nodedown` follows).
  */
 export function sendFrame(node: string, kind: number, payload: Uint8Array, lane = 0): SendResult {
-  return queueFrame(node, kind, undefined, payload, lane)
+  return queueFrame(node, kind, undefined, 0, payload, lane)
 }
 
 /**
- * {@link sendFrame} for a payload in two parts, `head` then `tail`, copied
- * into the batch one after the other: a sender that sends many frames
- * starting with the same bytes (a remote `send` to one pid) encodes them once.
+ * {@link sendFrame} for a payload in two parts, `head` (its first `headLen`
+ * bytes) then `tail`, copied into the batch one after the other: a sender
+ * that sends many frames starting with the same bytes (a remote `send` to
+ * one pid) encodes them once, and one that writes a short envelope into a
+ * reused buffer (RPC) needs no view of it.
  */
-export function sendFrameParts(node: string, kind: number, head: Uint8Array, tail: Uint8Array, lane = 0): SendResult {
-  return queueFrame(node, kind, head, tail, lane)
+export function sendFrameParts(node: string, kind: number, head: Uint8Array, tail: Uint8Array, lane = 0, headLen = head.length): SendResult {
+  return queueFrame(node, kind, head, headLen, tail, lane)
 }
 
-function queueFrame(node: string, kind: number, head: Uint8Array | undefined, payload: Uint8Array, lane: number): SendResult {
+function queueFrame(node: string, kind: number, head: Uint8Array | undefined, headLen: number, payload: Uint8Array, lane: number): SendResult {
   const s = sender
   if (s === undefined) return 'stopped'
   const id = idOf(s, node)
   if (id < 0) return 'notconnected'
-  const len = payload.length + (head === undefined ? 0 : head.length)
+  const len = payload.length + headLen
   if (len > maxPayload) return 'toolarge'
   if (queued[id] + pending[id] + len > maxQueued) {
     // Our view of the queue is from the last batch; the writers have been
@@ -183,11 +191,14 @@ function queueFrame(node: string, kind: number, head: Uint8Array | undefined, pa
   outView.setUint32(outLen + 4, lane >>> 0, true)
   out[outLen + 8] = kind
   outView.setUint32(outLen + 9, len, true)
-  if (head === undefined) out.set(payload, outLen + HEADER)
-  else {
-    out.set(head, outLen + HEADER)
-    out.set(payload, outLen + HEADER + head.length)
+  let o = outLen + HEADER
+  if (head !== undefined) {
+    // Heads are short (an envelope, a target): a loop beats a view and a copy call.
+    if (headLen <= 64) for (let i = 0; i < headLen; i++) out[o + i] = head[i]!
+    else out.set(head.subarray(0, headLen), o)
+    o += headLen
   }
+  if (payload.length > 0) out.set(payload, o)
   outLen += HEADER + len
   pending[id] += len
   if (counters.on) {
@@ -279,22 +290,23 @@ export function dispatchFrames(batch: Uint8Array): void {
     const id = view.getUint32(at, true)
     const kind = batch[at + 4]!
     const len = view.getUint32(at + 5, true)
+    if (at + 9 + len > batch.length) break // never from our transport; not worth a crash
     const from = names[id] ?? nameOf(id)
     if (counters.on) {
       counters.framesIn++
       counters.frameBytesIn += len
     }
-    dispatchFrame(from, kind, batch.subarray(at + 9, at + 9 + len))
+    dispatchFrame(from, kind, batch, at + 9, at + 9 + len)
     at += 9 + len
   }
 }
 
 /** @internal Runs the handler of `kind`. A throwing handler is logged, never fatal. */
-export function dispatchFrame(from: string, kind: number, payload: Uint8Array): void {
+export function dispatchFrame(from: string, kind: number, bytes: Uint8Array, start = 0, end = bytes.length): void {
   const handler = handlers.get(kind)
   if (handler === undefined) return
   try {
-    handler(from, payload)
+    handler(from, bytes, start, end)
   } catch (error) {
     log({ level: 'error', message: `a handler for frame kind 0x${kind.toString(16)} from ${from} threw`, error })
   }

@@ -147,8 +147,8 @@ function wire(): void {
   if (wired) return
   wired = true
   const route = <K extends keyof Payloads>(kind: K, handle: (hub: Hub, from: string, p: Payloads[K]) => void): void => {
-    onFrame(HubFrame[kind], (from, bytes) => {
-      const p = decodePayload(kind, bytes)
+    onFrame(HubFrame[kind], (from, bytes, start, end) => {
+      const p = decodePayload(kind, bytes.subarray(start, end))
       if (typeof p === 'string') {
         log({ level: 'warn', message: `hub: dropped a ${kind} frame from ${from}: ${p}` })
         return

@@ -252,10 +252,10 @@ function isEntries(v: unknown, lists: number): v is Array<[string, ...number[][]
   return true
 }
 
-onFrame(FrameKind.PubSub, (from, payload) => {
+onFrame(FrameKind.PubSub, (from, bytes, start, end) => {
   let msg: unknown
   try {
-    msg = decode(payload)
+    msg = decode(bytes, start, end)
   } catch (error) {
     return malformed(from, String(error))
   }

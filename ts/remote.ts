@@ -283,10 +283,10 @@ function malformed(kind: string, from: string, detail: string): undefined {
   return undefined
 }
 
-function decodeFrame(kind: string, from: string, payload: Uint8Array): Record<string, unknown> | undefined {
+function decodeFrame(kind: string, from: string, bytes: Uint8Array, start: number, end: number): Record<string, unknown> | undefined {
   let msg: unknown
   try {
-    msg = decode(payload)
+    msg = decode(bytes, start, end)
   } catch (error) {
     return malformed(kind, from, String(error))
   }
@@ -310,29 +310,30 @@ let lastFrom = ''
 let lastHead: Uint8Array | undefined
 let lastTarget: unknown
 
-function sameHead(head: Uint8Array, b: Uint8Array): boolean {
-  if (b.length <= head.length) return false
-  for (let i = head.length - 1; i >= 0; i--) if (head[i] !== b[i]) return false
+/** Whether `b[start, end)` starts with `head` and has more after it. */
+function sameHead(head: Uint8Array, b: Uint8Array, start: number, end: number): boolean {
+  if (end - start <= head.length) return false
+  for (let i = head.length - 1; i >= 0; i--) if (head[i] !== b[start + i]) return false
   return true
 }
 
-/** `[to, message]` of a Send payload, or undefined if malformed (logged). */
-function decodeSend(from: string, payload: Uint8Array): [unknown, unknown] | undefined {
-  if (lastHead !== undefined && from === lastFrom && sameHead(lastHead, payload)) {
+/** `[to, message]` of a Send payload (`bytes[start, end)`), or undefined if malformed (logged). */
+function decodeSend(from: string, bytes: Uint8Array, start: number, end: number): [unknown, unknown] | undefined {
+  if (lastHead !== undefined && from === lastFrom && sameHead(lastHead, bytes, start, end)) {
     try {
-      return [lastTarget, decode(payload, lastHead.length)]
+      return [lastTarget, decode(bytes, start + lastHead.length, end)]
     } catch (error) {
       return malformed('Send', from, String(error))
     }
   }
-  const msg = decodeFrame('Send', from, payload)
+  const msg = decodeFrame('Send', from, bytes, start, end)
   if (msg === undefined) return undefined
   // Encode the head the way a sender of ours does; if this payload starts
   // with it, the next ones from this sender probably do too.
   try {
     const full = encode({ to: msg.to, msg: null })
     const head = full.subarray(0, full.length - 1)
-    if (sameHead(head, payload)) {
+    if (sameHead(head, bytes, start, end)) {
       lastFrom = from
       lastHead = new Uint8Array(head)
       lastTarget = msg.to
@@ -350,8 +351,8 @@ function forgetHead(): void {
   lastFrom = ''
 }
 
-onFrame(FrameKind.Send, (from, payload) => {
-  const sent = decodeSend(from, payload)
+onFrame(FrameKind.Send, (from, bytes, start, end) => {
+  const sent = decodeSend(from, bytes, start, end)
   if (sent === undefined) return
   const [to, message] = sent
   let p: Process | null | undefined
@@ -367,8 +368,8 @@ onFrame(FrameKind.Send, (from, payload) => {
   }
 })
 
-onFrame(FrameKind.Link, (from, payload) => {
-  const msg = decodeFrame('Link', from, payload)
+onFrame(FrameKind.Link, (from, bytes, start, end) => {
+  const msg = decodeFrame('Link', from, bytes, start, end)
   if (msg === undefined) return
   const a = theirs(msg.from, from)
   const to = ours(msg.to)
@@ -385,8 +386,8 @@ onFrame(FrameKind.Link, (from, payload) => {
   hook(p)
 })
 
-onFrame(FrameKind.Unlink, (from, payload) => {
-  const msg = decodeFrame('Unlink', from, payload)
+onFrame(FrameKind.Unlink, (from, bytes, start, end) => {
+  const msg = decodeFrame('Unlink', from, bytes, start, end)
   if (msg === undefined) return
   const a = theirs(msg.from, from)
   const to = ours(msg.to)
@@ -395,8 +396,8 @@ onFrame(FrameKind.Unlink, (from, payload) => {
   if (st !== undefined && to.proc !== null) dropLink(st, to.proc, a.id)
 })
 
-onFrame(FrameKind.Exit, (from, payload) => {
-  const msg = decodeFrame('Exit', from, payload)
+onFrame(FrameKind.Exit, (from, bytes, start, end) => {
+  const msg = decodeFrame('Exit', from, bytes, start, end)
   if (msg === undefined) return
   const sender = msg.from === null ? null : theirs(msg.from, from)
   const to = ours(msg.to)
@@ -415,8 +416,8 @@ onFrame(FrameKind.Exit, (from, payload) => {
   }
 })
 
-onFrame(FrameKind.Monitor, (from, payload) => {
-  const msg = decodeFrame('Monitor', from, payload)
+onFrame(FrameKind.Monitor, (from, bytes, start, end) => {
+  const msg = decodeFrame('Monitor', from, bytes, start, end)
   if (msg === undefined) return
   const { ref } = msg
   const to = ours(msg.to)
@@ -436,8 +437,8 @@ onFrame(FrameKind.Monitor, (from, payload) => {
   hook(p)
 })
 
-onFrame(FrameKind.Demonitor, (from, payload) => {
-  const msg = decodeFrame('Demonitor', from, payload)
+onFrame(FrameKind.Demonitor, (from, bytes, start, end) => {
+  const msg = decodeFrame('Demonitor', from, bytes, start, end)
   if (msg === undefined) return
   const { ref } = msg
   const to = ours(msg.to)
@@ -449,8 +450,8 @@ onFrame(FrameKind.Demonitor, (from, payload) => {
   if (refs !== undefined && refs.delete(ref.id) && refs.size === 0) st.watchers.delete(p)
 })
 
-onFrame(FrameKind.Down, (from, payload) => {
-  const msg = decodeFrame('Down', from, payload)
+onFrame(FrameKind.Down, (from, bytes, start, end) => {
+  const msg = decodeFrame('Down', from, bytes, start, end)
   if (msg === undefined) return
   const { ref } = msg
   const pid = theirs(msg.pid, from)

@@ -8,10 +8,11 @@
  */
 import { checkName, checkTimeout } from './check.js'
 import { addListener } from './cluster-events.js'
-import { FrameKind, onFrame, sendFrame } from './cluster-frames.js'
+import { FrameKind, type SendResult, onFrame, sendFrameParts } from './cluster-frames.js'
 import { type Timed, type TimerList, cancelTimeout, startTimeout } from './deadlines.js'
 import { ConnectionError, NoFunctionError, RemoteError, TimeoutError } from './errors.js'
 import { log } from './logger.js'
+import * as envelope from './rpc-envelope.js'
 import { callEnded, callStarted, counters } from './metrics-counters.js'
 import { node as localNode } from './node.js'
 import { type Term, type TermValue, assertTerm, decode, encode } from './terms.js'
@@ -53,7 +54,6 @@ class Pending implements Timed {
     readonly node: string,
     readonly module: string,
     readonly fn: string,
-    readonly what: string,
     readonly timeout: number,
     readonly resolve: (value: Term) => void,
     readonly reject: (error: Error) => void,
@@ -62,7 +62,7 @@ class Pending implements Timed {
   expire(): void {
     if (!forget(this)) return
     if (counters.on) counters.rpcErrors++
-    this.reject(new TimeoutError(`${this.what} timed out after ${this.timeout} ms`, this.timeout))
+    this.reject(new TimeoutError(`${describe(this.node, this.module, this.fn)} timed out after ${this.timeout} ms`, this.timeout))
   }
 }
 
@@ -162,16 +162,20 @@ function checkArgs(args: unknown, what: string): Term[] {
   return args as Term[]
 }
 
+const NONE: Uint8Array = new Uint8Array(0)
+
 /**
- * Encodes a call's payload (an array whose last element is `args`); a
- * non-term argument throws a TypeError naming `args[i]...`. Envelopes are
- * msgpack arrays, not maps: no keys to write, validate or read back.
+ * Completes the envelope begun in `w` with `args` and returns the part to
+ * send after it: nothing when the args were short scalars written into the
+ * envelope, else their encoding. A non-term argument throws a TypeError
+ * naming `args[i]...`.
  */
-function encodeCall(payload: Term[]): Uint8Array {
+function argsAfter(w: envelope.Writer, args: Term[]): Uint8Array {
+  if (w.putScalars(args)) return NONE
   try {
-    return encode(payload)
+    return encode(args)
   } catch (error) {
-    throw explain(error, payload[payload.length - 1], 'args')
+    throw explain(error, args, 'args')
   }
 }
 
@@ -235,24 +239,30 @@ function callLocal(module: string, fn: string, args: Term[], timeout: number): P
 }
 
 function callRemote(nodeName: string, module: string, fn: string, args: Term[], timeout: number): Promise<Term> {
-  const what = describe(nodeName, module, fn)
   const id = nextId
   nextId = nextId >= Number.MAX_SAFE_INTEGER ? 1 : nextId + 1
   if (counters.on) counters.rpcCalls++
-  let bytes: Uint8Array
+  const w = envelope.writer()
+  let result: SendResult
   try {
-    bytes = encodeCall([id, module, fn, args])
+    w.beginCall(id, module, fn)
+    const tail = argsAfter(w, args)
+    result = sendFrameParts(nodeName, FrameKind.RpcCall, w.bytes, tail, laneOf(module), w.length)
   } catch (error) {
     return Promise.reject(error)
+  } finally {
+    envelope.release(w)
   }
-  const result = sendFrame(nodeName, FrameKind.RpcCall, bytes, laneOf(module))
-  if (result === 'toolarge') return Promise.reject(new RangeError(`${what}: the arguments are larger than a frame may be`))
-  if (result === 'backpressure') {
-    return Promise.reject(new ConnectionError(`${what}: node ${nodeName} is not reading fast enough (its send queue is full)`, nodeName))
+  if (result !== 'ok') {
+    const what = describe(nodeName, module, fn)
+    if (result === 'toolarge') return Promise.reject(new RangeError(`${what}: the arguments are larger than a frame may be`))
+    if (result === 'backpressure') {
+      return Promise.reject(new ConnectionError(`${what}: node ${nodeName} is not reading fast enough (its send queue is full)`, nodeName))
+    }
+    return Promise.reject(new ConnectionError(`${what}: node ${nodeName} is not connected`, nodeName))
   }
-  if (result !== 'ok') return Promise.reject(new ConnectionError(`${what}: node ${nodeName} is not connected`, nodeName))
   return new Promise<Term>((resolve, reject) => {
-    const p = new Pending(id, nodeName, module, fn, what, timeout, resolve, reject)
+    const p = new Pending(id, nodeName, module, fn, timeout, resolve, reject)
     let byId = pending.get(nodeName)
     if (byId === undefined) pending.set(nodeName, (byId = new Map()))
     byId.set(id, p)
@@ -293,7 +303,14 @@ function cast(nodeName: string, module: string, fn: string, args: Term[] = []): 
     setImmediate(() => run(module, fn, copied, (out) => logCastFailure(out, localNode(), module, fn)))
     return
   }
-  const result = sendFrame(nodeName, FrameKind.RpcCast, encodeCall([module, fn, list]), laneOf(module))
+  const w = envelope.writer()
+  let result: SendResult
+  try {
+    w.beginCast(module, fn)
+    result = sendFrameParts(nodeName, FrameKind.RpcCast, w.bytes, argsAfter(w, list), laneOf(module), w.length)
+  } finally {
+    envelope.release(w)
+  }
   if (result === 'toolarge') throw new RangeError(`rpc.cast(${nodeName}, ${module}.${fn}): the arguments are larger than a frame may be`)
   // Not connected: a cast is fire-and-forget, like sending to a dead process.
 }
@@ -337,10 +354,10 @@ function malformed(kind: string, from: string, detail: unknown): void {
   log({ level: 'warn', message: `rpc: dropped a malformed ${kind} from ${from}: ${String(detail)}` })
 }
 
-function decodeFrame(kind: string, from: string, payload: Uint8Array): unknown[] | undefined {
+function decodeFrame(kind: string, from: string, bytes: Uint8Array, start: number, end: number): unknown[] | undefined {
   let msg: unknown
   try {
-    msg = decode(payload)
+    msg = decode(bytes, start, end)
   } catch (error) {
     malformed(kind, from, error)
     return undefined
@@ -369,25 +386,58 @@ function laneOf(module: string): number {
 
 function reply(to: string, id: number, out: Outcome, module: string, fn: string): void {
   const lane = laneOf(module)
-  let bytes: Uint8Array
+  const w = envelope.writer()
   try {
-    // A function that returns nothing (undefined) answers with no value.
-    bytes = encode(out.ok ? (out.value === undefined ? [id, true] : [id, true, out.value]) : [id, false, out.error as unknown as Term])
-  } catch (error) {
-    // A result that is not a term: the caller gets the TypeError naming it.
-    bytes = encode([id, false, wireError(explain(error, out.ok ? out.value : undefined, `the result of ${module}.${fn}`)) as unknown as Term])
+    let tail: Uint8Array = NONE
+    try {
+      if (out.ok) {
+        // A function that returns nothing (undefined) answers with no value.
+        w.beginReply(id, true, out.value !== undefined)
+        if (out.value !== undefined && !w.putScalar(out.value)) tail = encode(out.value)
+      } else {
+        w.beginReply(id, false, true)
+        tail = encode(out.error)
+      }
+    } catch (error) {
+      // A result that is not a term: the caller gets the TypeError naming it.
+      w.beginReply(id, false, true)
+      tail = encode(wireError(explain(error, out.ok ? out.value : undefined, `the result of ${module}.${fn}`)))
+    }
+    const sent = sendFrameParts(to, FrameKind.RpcReply, w.bytes, tail, lane, w.length)
+    if (sent === 'toolarge') {
+      w.beginReply(id, false, true)
+      sendFrameParts(to, FrameKind.RpcReply, w.bytes, encode({ name: 'RangeError', message: 'the result is larger than a frame may be' }), lane, w.length)
+    }
+    // 'notconnected': the caller saw the node go down and has already given up.
+  } finally {
+    envelope.release(w)
   }
-  let sent = sendFrame(to, FrameKind.RpcReply, bytes, lane)
-  if (sent === 'toolarge') {
-    sent = sendFrame(to, FrameKind.RpcReply, encode([id, false, { name: 'RangeError', message: 'the result is larger than a frame may be' }]), lane)
-  }
-  // 'notconnected': the caller saw the node go down and has already given up.
 }
 
-onFrame(FrameKind.RpcCall, (from, payload) => {
-  const msg = decodeFrame('RpcCall', from, payload)
-  if (msg === undefined) return
-  const [id, module, fn, args] = msg
+/** The envelope's last element (args or value), decoded in place; undefined (logged) if malformed. */
+function lastElement(kind: string, from: string, bytes: Uint8Array, end: number): { value: unknown } | undefined {
+  try {
+    return { value: decode(bytes, envelope.readAt, end) }
+  } catch (error) {
+    malformed(kind, from, error)
+    return undefined
+  }
+}
+
+onFrame(FrameKind.RpcCall, (from, bytes, start, end) => {
+  let id: unknown, module: unknown, fn: unknown, args: unknown
+  if (envelope.readCall(bytes, start, end)) {
+    id = envelope.readId
+    module = envelope.readModule
+    fn = envelope.readFn
+    const last = lastElement('RpcCall', from, bytes, end)
+    if (last === undefined) return
+    args = last.value
+  } else {
+    const msg = decodeFrame('RpcCall', from, bytes, start, end)
+    if (msg === undefined) return
+    ;[id, module, fn, args] = msg
+  }
   if (!isId(id) || typeof module !== 'string' || typeof fn !== 'string' || !Array.isArray(args)) {
     malformed('RpcCall', from, 'expected [id, module, fn, args]')
     return
@@ -396,10 +446,19 @@ onFrame(FrameKind.RpcCall, (from, payload) => {
   run(module, fn, args as Term[], (out) => reply(from, id, out, module, fn))
 })
 
-onFrame(FrameKind.RpcCast, (from, payload) => {
-  const msg = decodeFrame('RpcCast', from, payload)
-  if (msg === undefined) return
-  const [module, fn, args] = msg
+onFrame(FrameKind.RpcCast, (from, bytes, start, end) => {
+  let module: unknown, fn: unknown, args: unknown
+  if (envelope.readCast(bytes, start, end)) {
+    module = envelope.readModule
+    fn = envelope.readFn
+    const last = lastElement('RpcCast', from, bytes, end)
+    if (last === undefined) return
+    args = last.value
+  } else {
+    const msg = decodeFrame('RpcCast', from, bytes, start, end)
+    if (msg === undefined) return
+    ;[module, fn, args] = msg
+  }
   if (typeof module !== 'string' || typeof fn !== 'string' || !Array.isArray(args)) {
     malformed('RpcCast', from, 'expected [module, fn, args]')
     return
@@ -408,10 +467,21 @@ onFrame(FrameKind.RpcCast, (from, payload) => {
   run(module, fn, args as Term[], (out) => logCastFailure(out, from, module, fn))
 })
 
-onFrame(FrameKind.RpcReply, (from, payload) => {
-  const msg = decodeFrame('RpcReply', from, payload)
-  if (msg === undefined) return
-  const [id, ok, value] = msg
+onFrame(FrameKind.RpcReply, (from, bytes, start, end) => {
+  let id: unknown, ok: unknown, value: unknown
+  if (envelope.readReply(bytes, start, end)) {
+    id = envelope.readId
+    ok = envelope.readOk
+    if (envelope.readAt < end) {
+      const last = lastElement('RpcReply', from, bytes, end)
+      if (last === undefined) return
+      value = last.value
+    }
+  } else {
+    const msg = decodeFrame('RpcReply', from, bytes, start, end)
+    if (msg === undefined) return
+    ;[id, ok, value] = msg
+  }
   if (!isId(id) || typeof ok !== 'boolean') {
     malformed('RpcReply', from, 'expected [id, ok, value | error]')
     return
@@ -445,7 +515,7 @@ addListener('nodedown', (nodeName, info) => {
     if (counters.on) counters.rpcErrors++
     pendingCount--
     cancelTimeout(p)
-    p.reject(new ConnectionError(`${p.what}: node ${nodeName} went down (${info.reason ?? 'unknown'})`, nodeName))
+    p.reject(new ConnectionError(`${describe(p.node, p.module, p.fn)}: node ${nodeName} went down (${info.reason ?? 'unknown'})`, nodeName))
   }
 })
 
