@@ -174,7 +174,7 @@ impl Shared {
 
     pub(crate) fn emit(&self, event: Event) {
         // A delivered frame is likely answered soon: stay awake for it.
-        super::busy_wait::touch(1);
+        super::busy_wait::touch();
         match &self.events {
             // A dropped receiver means nobody listens; not an error.
             EventOut::Channel(tx) => {
@@ -711,7 +711,7 @@ impl Node {
             return Err(NetError::Stopped);
         }
         // The answers to these frames are likely on their way soon.
-        super::busy_wait::touch(frames.len() as u64);
+        super::busy_wait::touch();
         let mut outcome = BatchOutcome::default();
         // (node, its lanes' bytes, frames); a batch touches few nodes, so a list.
         let mut groups: Vec<(&str, Vec<Vec<u8>>, usize)> = Vec::new();
