@@ -32,7 +32,7 @@ export class Writer {
     this.#view = new DataView(bigger.buffer)
   }
 
-  /** A non-negative safe integer (ids): the shortest msgpack uint. */
+  /** A non-negative safe integer (ids, and non-negative integer scalars): the shortest msgpack uint. */
   #uint(n: number): void {
     this.#room(9)
     const b = this.bytes
@@ -137,21 +137,8 @@ export class Writer {
   #number(v: number): void {
     const b = this.bytes
     if (Number.isInteger(v) && v >= -0x8000_0000 && v < 0x1_0000_0000 && !Object.is(v, -0)) {
-      if (v >= 0) {
-        if (v < 0x80) b[this.length++] = v
-        else if (v < 0x100) {
-          b[this.length++] = 0xcc
-          b[this.length++] = v
-        } else if (v < 0x10000) {
-          b[this.length++] = 0xcd
-          this.#view.setUint16(this.length, v)
-          this.length += 2
-        } else {
-          b[this.length++] = 0xce
-          this.#view.setUint32(this.length, v)
-          this.length += 4
-        }
-      } else if (v >= -32) b[this.length++] = v & 0xff
+      if (v >= 0) this.#uint(v)
+      else if (v >= -32) b[this.length++] = v & 0xff
       else if (v >= -0x80) {
         b[this.length++] = 0xd0
         b[this.length++] = v & 0xff
@@ -307,31 +294,20 @@ function getName(b: Uint8Array, end: number): string | undefined {
   return name
 }
 
-/** Reads `[id, module, fn, ` of an RpcCall in `b[start, end)`; false if it is not in the expected form. */
-export function readCall(b: Uint8Array, start: number, end: number): boolean {
-  if (start >= end || b[start] !== 0x94) return false
+/**
+ * Reads `[id, module, fn, ` of an RpcCall (`withId`) or `[module, fn, ` of
+ * an RpcCast in `b[start, end)`; false if it is not in the expected form.
+ */
+export function readInvocation(b: Uint8Array, start: number, end: number, withId: boolean): boolean {
+  if (start >= end || b[start] !== (withId ? 0x94 : 0x93)) return false
   pos = start + 1
-  const id = getUint(b, end)
+  const id = withId ? getUint(b, end) : 0
   if (id < 0) return false
   const module = getName(b, end)
   if (module === undefined) return false
   const fn = getName(b, end)
   if (fn === undefined || pos >= end) return false
   readId = id
-  readModule = module
-  readFn = fn
-  readAt = pos
-  return true
-}
-
-/** Reads `[module, fn, ` of an RpcCast; false if it is not in the expected form. */
-export function readCast(b: Uint8Array, start: number, end: number): boolean {
-  if (start >= end || b[start] !== 0x93) return false
-  pos = start + 1
-  const module = getName(b, end)
-  if (module === undefined) return false
-  const fn = getName(b, end)
-  if (fn === undefined || pos >= end) return false
   readModule = module
   readFn = fn
   readAt = pos

@@ -424,47 +424,55 @@ function lastElement(kind: string, from: string, bytes: Uint8Array, end: number)
   }
 }
 
-onFrame(FrameKind.RpcCall, (from, bytes, start, end) => {
-  let id: unknown, module: unknown, fn: unknown, args: unknown
-  if (envelope.readCall(bytes, start, end)) {
+/** What an RpcCall or RpcCast asks for (`id` is 0 for a cast). */
+interface Invocation {
+  id: number
+  module: string
+  fn: string
+  args: Term[]
+}
+
+/**
+ * The parts of an RpcCall (`[id, module, fn, args]`) or RpcCast (`[module,
+ * fn, args]`): read by the envelope's reader, else decoded whole;
+ * undefined (logged) if malformed.
+ */
+function invocation(kind: 'RpcCall' | 'RpcCast', from: string, bytes: Uint8Array, start: number, end: number): Invocation | undefined {
+  const isCall = kind === 'RpcCall'
+  let id: unknown = 0
+  let module: unknown, fn: unknown, args: unknown
+  if (envelope.readInvocation(bytes, start, end, isCall)) {
     id = envelope.readId
     module = envelope.readModule
     fn = envelope.readFn
-    const last = lastElement('RpcCall', from, bytes, end)
-    if (last === undefined) return
+    const last = lastElement(kind, from, bytes, end)
+    if (last === undefined) return undefined
     args = last.value
   } else {
-    const msg = decodeFrame('RpcCall', from, bytes, start, end)
-    if (msg === undefined) return
-    ;[id, module, fn, args] = msg
+    const msg = decodeFrame(kind, from, bytes, start, end)
+    if (msg === undefined) return undefined
+    if (isCall) [id, module, fn, args] = msg
+    else [module, fn, args] = msg
   }
   if (!isId(id) || typeof module !== 'string' || typeof fn !== 'string' || !Array.isArray(args)) {
-    malformed('RpcCall', from, 'expected [id, module, fn, args]')
-    return
+    malformed(kind, from, isCall ? 'expected [id, module, fn, args]' : 'expected [module, fn, args]')
+    return undefined
   }
+  return { id, module, fn, args: args as Term[] }
+}
+
+onFrame(FrameKind.RpcCall, (from, bytes, start, end) => {
+  const c = invocation('RpcCall', from, bytes, start, end)
+  if (c === undefined) return
   if (counters.on) counters.rpcServed++
-  run(module, fn, args as Term[], (out) => reply(from, id, out, module, fn))
+  run(c.module, c.fn, c.args, (out) => reply(from, c.id, out, c.module, c.fn))
 })
 
 onFrame(FrameKind.RpcCast, (from, bytes, start, end) => {
-  let module: unknown, fn: unknown, args: unknown
-  if (envelope.readCast(bytes, start, end)) {
-    module = envelope.readModule
-    fn = envelope.readFn
-    const last = lastElement('RpcCast', from, bytes, end)
-    if (last === undefined) return
-    args = last.value
-  } else {
-    const msg = decodeFrame('RpcCast', from, bytes, start, end)
-    if (msg === undefined) return
-    ;[module, fn, args] = msg
-  }
-  if (typeof module !== 'string' || typeof fn !== 'string' || !Array.isArray(args)) {
-    malformed('RpcCast', from, 'expected [module, fn, args]')
-    return
-  }
+  const c = invocation('RpcCast', from, bytes, start, end)
+  if (c === undefined) return
   if (counters.on) counters.rpcCasts++
-  run(module, fn, args as Term[], (out) => logCastFailure(out, from, module, fn))
+  run(c.module, c.fn, c.args, (out) => logCastFailure(out, from, c.module, c.fn))
 })
 
 onFrame(FrameKind.RpcReply, (from, bytes, start, end) => {
