@@ -22,9 +22,8 @@
 // Targets (not tests): replica count restored within 3 s of nodedown for
 // 10,000 children; hot swap of ≈ 3,000 children with state within 3 s of
 // the join.
-import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
-import { forkBenchNode, killBenchNodes, until as untilHolds } from './lib/bench-nodes.mjs'
+import { fmt, killBenchNodes, serveBenchNode, startDriver } from './lib/bench-nodes.mjs'
 import { pinNativeAddon } from './lib/pin-addon.mjs'
 
 const SELF = fileURLToPath(import.meta.url)
@@ -106,19 +105,12 @@ if (asNode) {
       return { count, sum }
     },
   }
-  process.on('disconnect', () => process.exit(0))
-  process.on('message', async (m) => process.send({ id: m.id, value: await commands[m.cmd](m) }))
-  process.send({ type: 'started', name: node() })
+  serveBenchNode(commands, node())
 } else {
   // --- the driver ---------------------------------------------------------------
   const started = performance.now()
-  const cookie = randomBytes(16).toString('hex')
-  const fmt = (n, d = 0) => n.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d })
   const log = (...a) => console.error(...a)
-
-  await cluster.start({ name: 'a', cookie, ...FAST })
-  const forkNode = (name) => forkBenchNode(SELF, name, cookie, node())
-  const until = (what, cond, ms = 120_000) => untilHolds(what, cond, ms, 10)
+  const { forkNode, until } = await startDriver(cluster, node, SELF, FAST, { ms: 120_000, every: 10 })
 
   const ids = (n, p) => Array.from({ length: n }, (_, i) => `${p}:${i}`)
   const specs = (list) => list.map((id, i) => ({ id, start: ['meter', [i]] }))

@@ -26,10 +26,9 @@
 // Targets (not tests): 100,000 children across 3 nodes in ≤ 5 s; a killed
 // node's ≈ 3,300 of 10,000 running elsewhere within 2 s of nodedown; a join
 // moves ≤ 1.2 × 1/N; whereIs ≥ 1,000,000 lookups/s.
-import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { measureSync } from './lib/measure.mjs'
-import { forkBenchNode, killBenchNodes, until as untilHolds } from './lib/bench-nodes.mjs'
+import { fmt, killBenchNodes, serveBenchNode, startDriver } from './lib/bench-nodes.mjs'
 import { pinNativeAddon } from './lib/pin-addon.mjs'
 
 const SELF = fileURLToPath(import.meta.url)
@@ -67,19 +66,12 @@ if (asNode) {
     marks: () => marks,
     reset: () => Object.assign(marks, { nodedown: 0, redistributed: 0 }),
   }
-  process.on('disconnect', () => process.exit(0))
-  process.on('message', async (m) => process.send({ id: m.id, value: await commands[m.cmd]() }))
-  process.send({ type: 'started', name: node() })
+  serveBenchNode(commands, node())
 } else {
   // --- the driver ---------------------------------------------------------------
   const started = performance.now()
-  const cookie = randomBytes(16).toString('hex')
-  const fmt = (n, d = 0) => n.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d })
   const log = (...a) => console.error(...a)
-
-  await cluster.start({ name: 'a', cookie, ...FAST })
-  const forkNode = (name) => forkBenchNode(SELF, name, cookie, node())
-  const until = (what, cond, ms = 60_000) => untilHolds(what, cond, ms, 5)
+  const { forkNode, until } = await startDriver(cluster, node, SELF, FAST, { ms: 60_000, every: 5 })
 
   const ids = (n, p) => Array.from({ length: n }, (_, i) => `${p}:${i}`)
   const specs = (list) => list.map((id) => ({ id, start: ['device', [id]] }))
