@@ -4,10 +4,10 @@
 // restored on the new owner set (only the missing slots start).
 import { fileURLToPath } from 'node:url'
 
-import { Hub, HubRing } from 'ironwood'
+import { Hub, HubRing, node, nodes } from 'ironwood'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
-import { type TestNode, clusterSuite, forkPeer, killAll, waitFor } from './cluster-harness.js'
+import { type TestNode, clusterSuite, forkNode, forkPeer, killAll, waitFor } from './cluster-harness.js'
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/hub-node.mjs', import.meta.url))
 const COOKIE = 'hubrep-cookie'
@@ -292,6 +292,43 @@ describe('a newcomer that meets one member before the others', { timeout: 120_00
     await c.call('faultUnblock', {})
     await settled([a, b, c], all, 60_000)
     await expectHandedOver([a, b, c], c, all, before)
+  })
+})
+
+describe('a replica slot filled while the start that asks for it is on its way', { timeout: 120_000 }, () => {
+  afterAll(() => killAll())
+
+  it('the start is answered by that replica instead of being refused as already started', async () => {
+    // Heartbeats that outlast the cut below; a sync pass every 200 ms.
+    const config = { ...CONFIG, id: 'fill', sync: { strategy: 'pubsub', interval: 200 } }
+    const member = async (name: string): Promise<TestNode> => {
+      const n = await forkNode(FIXTURE, { cookie: COOKIE, name, seeds: [node()], heartbeatInterval: 250, heartbeatTimeout: 5000 })
+      await waitFor(`${name} to be up here`, () => nodes().includes(n.name))
+      await n.call('startHub', { config })
+      return n
+    }
+    const [a, b, e] = await Promise.all([member('fill1'), member('fill2'), member('fill3')])
+    await waitFor('three hub members', async () => (await Promise.all([a, b, e].map((n) => n.call('hubNodes')))).every((m: string[]) => m.length === 3), 20_000)
+    await settled([a, b, e], [])
+    // A child whose two slots are b and e, started from a while a cannot reach e:
+    // b starts it at once, and e, seeing it registered on b alone, fills its own
+    // slot in a sync pass before a's request reaches it.
+    const ring = new HubRing([a, b, e].map((n) => n.name))
+    const id = ids(100, 'fill').find((x) => !ring.owners(x, FACTOR).includes(a.name))!
+    await a.call('faultBlock', { nodes: [e.name] })
+    const pending = a.call('start', { specs: [spec(id)] })
+    await waitFor('e to fill its slot', async () => ((await e.call('counters')) as CounterRow[]).some(([x]) => x === id), 10_000)
+    const filled = ((await e.call('counters')) as CounterRow[]).find(([x]) => x === id)![1]
+    await a.call('faultUnblock', {})
+    const r = await pending
+    expect(r.errors).toEqual([])
+    expect(r.status).toBe('ok')
+    const on = (r.started as Array<{ id: string; nodes: Array<{ node: string; pid: string }> }>)[0]!.nodes
+    expect(on.map((n) => n.node).sort()).toEqual([b.name, e.name].sort())
+    expect(String(on.find((n) => n.node === e.name)!.pid)).toBe(filled)
+    await settled([a, b, e], [id])
+    // A later start of the same child is a duplicate, refused as before.
+    expect(await a.call('startOne', { spec: spec(id) })).toMatchObject({ ok: false, code: 'EALREADYSTARTED' })
   })
 })
 

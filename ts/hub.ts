@@ -120,6 +120,12 @@ interface LocalChild {
    */
   takingFrom?: string | undefined
   takingUntil?: number | undefined
+  /**
+   * Replication: started by this node to fill a slot it found empty in the
+   * registry, not by a request. A start request for it that was already on
+   * its way when the slot was filled is answered by this replica.
+   */
+  filled?: boolean | undefined
 }
 
 interface PendingReq {
@@ -704,7 +710,7 @@ export class Hub {
    * one request each. `states`: what a hot swap handed over, by id (given to
    * `init(arg, handedOver)` on the first start only).
    */
-  async #startLocalMany(children: WireChild[], check: boolean, lostNode?: string, states?: ReadonlyMap<string, Term>, takingFrom?: string): Promise<WireResult[]> {
+  async #startLocalMany(children: WireChild[], check: boolean, lostNode?: string, states?: ReadonlyMap<string, Term>, takingFrom?: string, fill = false): Promise<WireResult[]> {
     const results = new Array<WireResult>(children.length)
     const batch: LocalChild[] = []
     const at: number[] = []
@@ -713,6 +719,15 @@ export class Hub {
       const id = child.id
       const mine = this.#local.get(id)
       if (mine !== undefined) {
+        if (!fill && mine.filled === true && mine.pid !== null && !mine.stopping) {
+          // The start that asked for this slot was on its way when this node
+          // filled it from another replica's registry entry: the replica
+          // already here is the one it asked for (once; later starts are
+          // duplicates).
+          mine.filled = false
+          results[i] = { id, pid: mine.pid }
+          continue
+        }
         results[i] = { id, error: 'already_started', node: this.#self, ...(mine.pid && { pid: mine.pid }) }
         continue
       }
@@ -728,7 +743,7 @@ export class Hub {
         results[i] = { id, error: `start_failed: behaviour '${child.start[0]}' is not defined on ${this.#self}` }
         continue
       }
-      const lc: LocalChild = { child, Class, pid: null, stopping: false, handedOver: states?.get(id) }
+      const lc: LocalChild = { child, Class, pid: null, stopping: false, handedOver: states?.get(id), filled: fill || undefined }
       if (takingFrom !== undefined) {
         lc.takingFrom = takingFrom
         lc.takingUntil = Date.now() + 2 * (this.#cfg.hotSwap?.retention ?? 0) + this.#cfg.syncInterval
@@ -1101,6 +1116,11 @@ export class Hub {
     this.#fillIfSettled()
   }
 
+  /** Replication: starts this node's replicas for slots it found empty in the registry (see LocalChild.filled). */
+  #fillSlots(children: WireChild[]): Promise<WireResult[]> {
+    return this.#startLocalMany(children, false, undefined, undefined, undefined, true)
+  }
+
   /** Replication, after a join: fills this node's empty slots once it has heard from every member (see #settled). */
   #fillIfSettled(): void {
     if (!this.#fillAfterJoin || !this.#settled()) return
@@ -1109,7 +1129,7 @@ export class Hub {
       if (!this.#alive || this.#quorum.partitioned) return
       const missing = this.#missingSlots()
       if (missing.length === 0) return
-      await this.#startLocalMany(missing, false)
+      await this.#fillSlots(missing)
       this.#flush()
       this.#signalRoles()
     })
@@ -1157,7 +1177,7 @@ export class Hub {
         // a loss seen late) is filled by its owner.
         const missing = this.#settled() ? this.#missingSlots() : []
         if (missing.length > 0) {
-          await this.#startLocalMany(missing, false)
+          await this.#fillSlots(missing)
           this.#flush()
         }
         this.#signalRoles()
@@ -1262,7 +1282,8 @@ export class Hub {
     }
     if (mine.length > 0) {
       this.#hooks.emit('preChildrenRedistribution', { event: 'nodedown', node: n, ids: mine.map((c) => c.id) })
-      await this.#startLocalMany(mine, false)
+      // Under replication these restore the lost node's replicas: slot fills.
+      await (this.#rep === null ? this.#startLocalMany(mine, false) : this.#fillSlots(mine))
       this.#flush()
     }
     this.#signalRoles()
